@@ -1,0 +1,1 @@
+"""Bundled configuration files (taxonomy and rules, training configs), read with importlib.resources."""

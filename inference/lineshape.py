@@ -1,0 +1,156 @@
+"""What one line of a newspaper page looks like: headline, byline, credit, body…
+
+Both OCR repair (ingest) and article splitting (segment) need these shapes:
+ingest must not glue a headline onto the previous paragraph, and segment must
+tell a new article's headline block from a section heading. One module keeps
+the two in agreement.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+from .textnorm import ends_sentence
+
+HEADLINE_MAX_CHARS = 32
+HAN = r"\u3400-\u9fff"
+
+
+class LineKind(str, Enum):
+    SHORT = "short"  # headline-like: short, no sentence end
+    BODY = "body"
+    SECTION = "section"  # ●建设赋能… in-article section heading
+    SUBTITLE = "subtitle"  # ——… sub-headline
+    DATELINE = "dateline"  # 本报讯(记者 …)… / 邵阳日报讯(…)… : opens an article, carries body text
+    BYLINE = "byline"  # 邵阳日报记者 易蓝 通讯员 阳媚
+    CREDIT = "credit"  # 通讯员 刘强 摄影报道 / (李曼云): closes an article
+    CAPTION = "caption"  # a photo caption ending in a credit: ……。姜雁 摄
+    CONTINUED_FROM = "continued_from"  # (上接1版)…
+    CONTINUED_TO = "continued_to"  # (下转2版)
+    DATE = "date"  # 2025年5月13日
+    MASTHEAD = "masthead"  # 第3版 / 责任编辑 … / 邵阳日报
+    COLUMN = "column"  # 市州连线: a column header over several short items
+    TABLE = "table"  # tab-separated cells
+
+
+_DATELINE = re.compile(
+    rf"^(?:本报|[{HAN}]{{1,10}}?(?:日报|晚报|早报|时报|商报|报|网|社|台))?讯\s*(?:[(（【\[]|\s|$)"
+    rf"|^(?:新华社|中新社|人民网|新华网|央视网)[{HAN}0-9]{{0,14}}电"
+)
+_BYLINE = re.compile(
+    rf"^(?:[{HAN}]{{0,10}}?(?:日报|晚报|早报|报社|报|台|网|社|中心))?"
+    rf"(?:全媒体|融媒体|特约|见习|首席|实习)?(?:记者|通讯员|撰稿|作者|文/图|图/文|文|图)"
+    rf"[\s/:：]*[{HAN}][{HAN}\s/、·:：]*$"
+)
+_CREDIT_PHOTO = re.compile(rf"^[^。！？!?，,]{{0,60}}?(?:摄影报道|摄影|摄)$")
+_CREDIT_PAREN = re.compile(
+    rf"^[(（](?:[{HAN}]{{0,8}}?(?:记者|通讯员)[\s/:：]*)?[{HAN}][{HAN}\s、/·]{{1,20}}[)）]$"
+)
+_CAPTION = re.compile(r"[。！？!?]\s*[^。！？!?]{1,40}?(?:摄影报道|摄影|摄)$")
+_CONTINUED_FROM = re.compile(r"^[(（【\[]?\s*(?:上接|接上)")
+_CONTINUED_TO = re.compile(r"^[(（【\[]\s*(?:下转|转)\s*第?\s*[\dA-Z一二三四五六七八九十]+\s*版\s*[)）】\]]$")
+_DATE = re.compile(r"^(?:\d{4}|[〇零一二三四五六七八九]{4})\s*年\s*\S{1,3}\s*月\s*\S{1,3}\s*日$")
+_MASTHEAD = re.compile(
+    r"^(?:第\s*[\d一二三四五六七八九十]+\s*版|[A-Z]?\d{1,2}\s*版)"
+    r"|(?:责任编辑|责编|美术编辑|美编|版式|校对|审核|编审|监制|值班主任)\s*[:：/\s]"
+    rf"|^[{HAN}]{{2,6}}(?:日报|晚报|早报|时报|商报)$"
+    r"|星期[一二三四五六日天].{0,12}$"
+)
+_SECTION_MARK = re.compile(r"^[●■◆▲★◎□◇○•▶►]")
+_SUBTITLE = re.compile(r"^(?:——|──|--|—)")
+_NAMES = re.compile(rf"^[{HAN}]{{2,3}}(?:[ 、]+[{HAN}]{{2,3}})+$")
+_COLUMN_SUFFIXES = (
+    "连线", "简讯", "快讯", "短讯", "速递", "动态", "传真", "集锦", "扫描", "视窗",
+    "资讯", "纵横", "直通车", "播报", "看台", "之窗", "短波", "一线",
+)
+_SIGNATURE_SUFFIXES = (
+    "委员会", "组织部", "宣传部", "办公室", "办公厅", "人民政府", "政府", "卫健委", "卫生健康委",
+    "卫生健康局", "指挥部", "领导小组", "局", "委", "院", "中心", "协会", "学会", "公司",
+)
+
+
+def comma_count(text: str) -> int:
+    return sum(text.count(c) for c in "，,")
+
+
+def is_headline_like(text: str) -> bool:
+    """Short, unfinished, at most one comma, no full stop: the shape of a headline or heading."""
+    return (
+        0 < len(text) <= HEADLINE_MAX_CHARS
+        and not ends_sentence(text)
+        and comma_count(text) <= 1
+        and not any(c in text for c in "。！？!?\t")
+        and not text.endswith(("，", ",", "、", "：", ":"))
+    )
+
+
+def looks_like_names(text: str) -> bool:
+    """A line of 2-3 character personal names separated by spaces: a byline without the word 记者."""
+    return bool(_NAMES.match(text))
+
+
+def looks_like_signature(text: str) -> bool:
+    """An issuing body under a notice (中共邵阳市委组织部); only meaningful right before a date line."""
+    return len(text) <= 30 and not any(c in text for c in "，,。") and text.endswith(_SIGNATURE_SUFFIXES)
+
+
+def classify_line(text: str) -> LineKind:
+    """The shape of one normalised, non-blank paragraph, without looking at its neighbours."""
+    if "\t" in text:
+        return LineKind.TABLE
+    if _CONTINUED_FROM.match(text):
+        return LineKind.CONTINUED_FROM
+    if _CONTINUED_TO.match(text):
+        return LineKind.CONTINUED_TO
+    if _SECTION_MARK.match(text) and len(text) <= 40:
+        return LineKind.SECTION
+    if _SUBTITLE.match(text) and len(text) <= 50:
+        return LineKind.SUBTITLE
+    if _DATELINE.match(text):
+        return LineKind.DATELINE
+    if len(text) <= 60 and (_CREDIT_PHOTO.match(text) or _CREDIT_PAREN.match(text)):
+        return LineKind.CREDIT
+    if _CAPTION.search(text) and len(text) <= 150:
+        return LineKind.CAPTION
+    if len(text) <= 60 and not ends_sentence(text) and _BYLINE.match(text):
+        return LineKind.BYLINE
+    if _DATE.match(text):
+        return LineKind.DATE
+    if len(text) <= 40 and _MASTHEAD.search(text):
+        return LineKind.MASTHEAD
+    if len(text) <= 8 and text.endswith(_COLUMN_SUFFIXES):
+        return LineKind.COLUMN
+    if is_headline_like(text):
+        return LineKind.SHORT
+    return LineKind.BODY
+
+
+_TITLE_WORDS = (
+    "书记", "主任", "院长", "局长", "部长", "主席", "县长", "市长", "区长", "乡长", "镇长",
+    "所长", "站长", "科长", "处长", "校长", "经理", "负责人", "委员", "教授", "医师", "护士长",
+)
+
+
+def is_broken_line(text: str) -> bool:
+    """A line that stops mid-sentence: an OCR/column break, not a paragraph end.
+
+    Headlines also lack a full stop, so a short line counts as broken only when
+    it ends on a comma-like mark, carries several commas, or ends on a job title
+    (……党委书记 / 黄海蓉就……: a name is coming).
+    """
+    if not text or ends_sentence(text) or "\t" in text:
+        return False
+    kind = classify_line(text)
+    if kind not in (LineKind.BODY, LineKind.SHORT, LineKind.DATELINE, LineKind.CONTINUED_FROM):
+        return False
+    if text[-1] in "，,、：:；;（(“‘《—":
+        return True
+    if len(text) > HEADLINE_MAX_CHARS or comma_count(text) >= 2:
+        return True
+    return len(text) <= 16 and text.endswith(_TITLE_WORDS)
+
+
+def can_continue(text: str) -> bool:
+    """Whether a line may be the second half of a broken sentence (it is not a headline, byline, …)."""
+    return bool(text) and classify_line(text) is LineKind.BODY

@@ -1,0 +1,269 @@
+"""Splitting a newspaper page into articles and fragments.
+
+A page is a sequence of paragraphs. An article starts at a *headline block*:
+one to three short unfinished lines (kicker, headline, sub-headline) that are
+followed by a byline (记者/通讯员, a line of names) or a dateline (本报讯,
+…日报讯), or that contain a ——sub-headline. The same short lines without a
+byline are usually section headings inside an article, except in two cases:
+at the top of a page, and for photo news, whose credit line (…摄) comes at the
+end instead of a byline at the start. What is not an article is a fragment:
+continuation stubs (上接…版), column headers (市州连线), ads and slogans
+(short lines with no body), masthead lines.
+
+Segments partition the page's paragraphs, so every non-blank character of the
+page lies in exactly one span; a property test checks this.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .article import Article, SpanKind
+from .ingest import Page, Paragraph
+from .lineshape import (
+    LineKind,
+    classify_line,
+    looks_like_names,
+    looks_like_signature,
+)
+from .textnorm import split_sentences
+
+MAX_HEADLINE_LINES = 3
+_RUN_KINDS = (LineKind.SHORT, LineKind.SUBTITLE)
+_OPENS_ARTICLE = (LineKind.DATELINE, LineKind.BYLINE)
+_BODY_KINDS = (LineKind.BODY, LineKind.CAPTION, LineKind.TABLE, LineKind.DATELINE)
+_DATELINE_PREFIX = re.compile(r"^(.{0,30}?(?:讯|电)\s*[(（【\[][^)）】\]]{0,60}[)）】\]])\s*(.*)$", re.S)
+_DATELINE_BARE = re.compile(r"^(.{0,30}?(?:讯|电))\s+(.*)$", re.S)
+# headlines of official notices: standalone items even without a byline
+_NOTICE_TITLE = re.compile(r"(?:公告|公示|通告|通知|启事|声明|倡议书|公开信)$")
+
+
+@dataclass
+class _Start:
+    index: int  # paragraph index where the segment starts
+    kind: SpanKind
+    head: tuple[int, int] = (0, 0)  # headline lines [a, b) (empty for none)
+    byline: int | None = None  # paragraph index of a byline line
+
+
+def _classify(paras: list[Paragraph]) -> list[LineKind]:
+    kinds = [LineKind.CAPTION if p.displaced else classify_line(p.text) for p in paras]
+    # an issuing body right above a date line signs a notice; it is not a headline
+    for i in range(len(kinds) - 1):
+        if kinds[i + 1] is LineKind.DATE and looks_like_signature(paras[i].text):
+            kinds[i] = LineKind.DATE
+    return kinds
+
+
+def _runs(kinds: list[LineKind], paras: list[Paragraph]) -> list[tuple[int, int, int | None]]:
+    """Maximal runs of headline-like lines as (a, b, names_index).
+
+    A line of personal names after the first line of a run is a byline
+    (徐典波 陈雨 廖冬明 周凡): the run stops there and reports it.
+    """
+    runs = []
+    i, n = 0, len(kinds)
+    while i < n:
+        if kinds[i] not in _RUN_KINDS:
+            i += 1
+            continue
+        a = i
+        names = None
+        while i < n and kinds[i] in _RUN_KINDS:
+            if i > a and kinds[i] is LineKind.SHORT and looks_like_names(paras[i].text):
+                names = i
+                break
+            i += 1
+        runs.append((a, i, names))
+        if names is not None:
+            i = names + 1
+    return runs
+
+
+def _closes_article(kind: LineKind) -> bool:
+    return kind in (LineKind.CREDIT, LineKind.COLUMN, LineKind.CONTINUED_TO)
+
+
+def find_starts(paras: list[Paragraph], kinds: list[LineKind]) -> list[_Start]:
+    """Where segments start, in page order."""
+    n = len(paras)
+    starts: dict[int, _Start] = {}
+    in_run: set[int] = set()
+    runs = _runs(kinds, paras)
+    for a, b, _ in runs:
+        in_run.update(range(a, b))
+
+    # strong starts: headline block + byline/dateline, or with a ——sub-headline
+    weak: list[tuple[int, int]] = []
+    for a, b, names in runs:
+        nxt = names if names is not None else b
+        has_sub = any(kinds[j] is LineKind.SUBTITLE for j in range(a + 1, b))
+        opens = names is not None or (nxt < n and kinds[nxt] in _OPENS_ARTICLE)
+        if opens or has_sub:
+            head_a = max(a, b - MAX_HEADLINE_LINES) if not has_sub else a
+            if head_a > a:  # extra short lines above a full headline block: ads, slogans
+                starts[a] = _Start(a, "fragment")
+            byline = nxt if (nxt < n and (names is not None or kinds[nxt] is LineKind.BYLINE)) else None
+            starts[head_a] = _Start(head_a, "article", (head_a, b), byline)
+        else:
+            weak.append((a, b))
+
+    # a dateline with no headline above it still opens an item (短讯 columns)
+    for i, k in enumerate(kinds):
+        if k is LineKind.DATELINE and (i - 1) not in in_run:
+            starts.setdefault(i, _Start(i, "article"))
+
+    # fragments: continuation stubs, column headers, masthead lines outside articles
+    for i, k in enumerate(kinds):
+        if k in (LineKind.CONTINUED_FROM, LineKind.COLUMN):
+            starts.setdefault(i, _Start(i, "fragment"))
+
+    def next_start_after(i: int) -> int:
+        return min((s for s in starts if s > i), default=n)
+
+    # weak headline runs, judged from their surroundings
+    for a, b in weak:
+        stop = next_start_after(a)
+        has_body = any(kinds[j] in _BODY_KINDS for j in range(b, stop))
+        if not has_body:
+            # short lines and nothing to read under them: an ad, slogan or heading stub
+            if a == 0 or _closes_article(kinds[a - 1]) or _trailing(kinds, b, stop):
+                starts.setdefault(a, _Start(a, "fragment"))
+            continue
+        prev = _prev_kind(kinds, a)
+        is_notice = bool(_NOTICE_TITLE.search(paras[b - 1].text))
+        if prev is None or _closes_article(prev) or is_notice or _is_photo_news(kinds, b, stop):
+            starts.setdefault(a, _Start(a, "article", (a, b)))
+
+    if 0 not in starts and n:
+        starts[0] = _Start(0, "fragment")  # text before the first headline: continued from elsewhere
+    return [starts[i] for i in sorted(starts)]
+
+
+def _prev_kind(kinds: list[LineKind], i: int) -> LineKind | None:
+    return kinds[i - 1] if i > 0 else None
+
+
+def _trailing(kinds: list[LineKind], b: int, stop: int) -> bool:
+    """Nothing but short or masthead lines from b up to the next segment (or the page end)."""
+    return all(kinds[j] in (LineKind.SHORT, LineKind.MASTHEAD, LineKind.SUBTITLE) for j in range(b, stop))
+
+
+def _is_photo_news(kinds: list[LineKind], b: int, stop: int) -> bool:
+    """Body lines from b then a credit line that ends the piece: photo news (图片新闻).
+
+    Photo news has no byline under the headline; its credit (通讯员 … 摄影报道)
+    closes it. A credit in the middle of an article, followed by more body, does not count.
+    """
+    for j in range(b, stop):
+        k = kinds[j]
+        if k is LineKind.CREDIT:
+            after = j + 1
+            return after >= stop or kinds[after] in _RUN_KINDS + (LineKind.COLUMN,)
+        if k not in _BODY_KINDS:
+            return False
+    return False
+
+
+# ---------------------------------------------------------------- fields
+
+
+def resolve_headline(lines: list[str], sub_lines: list[str]) -> tuple[str, str, str]:
+    """(kicker, title, subtitle) from a headline block.
+
+    Chinese papers print a kicker (引题) above the headline and a sub-headline
+    (副题) below it, the latter often with a leading ——. A very short first line
+    (a place or column: 绥宁, 北塔检察) or one wholly in quotes is a kicker; two
+    very short lines are one headline printed on two lines; otherwise the
+    shorter, punchier line is the headline and the longer, factual one the
+    kicker (above) or sub-headline (below).
+    """
+    subtitle = sub_lines[0].lstrip("—─- ").strip() if sub_lines else ""
+    if not lines:
+        return "", subtitle, ""
+    if len(lines) == 1:
+        return "", lines[0], subtitle
+    if len(lines) == 2 and all(len(x) <= 8 for x in lines) and not subtitle:
+        return "", " ".join(lines), ""
+    first, rest = lines[0], lines[1:]
+    if len(first) <= 5 or (first[0] in "“\"「" and first[-1] in "”\"」"):
+        kicker, title = first, rest[0]
+        if len(rest) > 1 and not subtitle:
+            subtitle = rest[1]
+        return kicker, title, subtitle
+    second = rest[0]
+    if len(rest) > 1:
+        return first, second, subtitle or rest[1]
+    if len(second) < len(first):
+        return first, second, subtitle
+    return "", first, subtitle or second
+
+
+def _split_dateline(text: str) -> tuple[str, str]:
+    m = _DATELINE_PREFIX.match(text) or _DATELINE_BARE.match(text)
+    if m:
+        return m.group(1).strip(), m.group(2).strip()
+    return "", text
+
+
+def _build(page: Page, paras: list[Paragraph], kinds: list[LineKind], st: _Start, end_i: int, n: int) -> Article:
+    seg = range(st.index, end_i)
+    start = paras[st.index].start
+    end = max(p.end for p in paras[st.index : end_i])  # displaced captions lie inside a joined paragraph
+    stem = Path(page.source).stem if page.source not in ("<stdin>", "-") else "stdin"
+    art = Article(id=f"{stem}#{n}", source=page.source, start=start, end=end, kind=st.kind, index=n)
+    head_a, head_b = st.head
+    if st.kind == "fragment":
+        shorts = [paras[j].text for j in seg if kinds[j] in (LineKind.SHORT, LineKind.COLUMN)]
+        art.title = shorts[0] if shorts else ""
+        art.text = "\n".join(paras[j].text for j in seg if not paras[j].duplicate)
+        return art
+    head_lines = [paras[j].text for j in range(head_a, head_b) if kinds[j] is LineKind.SHORT]
+    sub_lines = [paras[j].text for j in range(head_a, head_b) if kinds[j] is LineKind.SUBTITLE]
+    art.kicker, art.title, art.subtitle = resolve_headline(head_lines, sub_lines)
+    bylines: list[str] = []
+    if st.byline is not None:
+        bylines.append(paras[st.byline].text)
+    body: list[str] = []
+    for j in seg:
+        if head_a <= j < head_b or j == st.byline:
+            continue
+        p, k = paras[j], kinds[j]
+        if p.duplicate or k in (LineKind.MASTHEAD, LineKind.CONTINUED_TO):
+            continue
+        if k is LineKind.DATELINE:
+            prefix, rest = _split_dateline(p.text)
+            if prefix:
+                bylines.append(prefix)
+            if rest:
+                body.append(rest)
+                art.sentences.extend(split_sentences(rest))
+        elif k is LineKind.CREDIT:
+            (art.captions if bylines else bylines).append(p.text)
+        elif k is LineKind.CAPTION:
+            art.captions.append(p.text)
+        elif k in (LineKind.SHORT, LineKind.SECTION, LineKind.SUBTITLE, LineKind.COLUMN):
+            art.sections.append(p.text)
+            body.append(p.text)
+        else:
+            body.append(p.text)
+            art.sentences.extend(split_sentences(p.text))
+    art.byline = " ".join(bylines)
+    art.text = "\n".join(body)
+    return art
+
+
+def segment_page(page: Page) -> list[Article]:
+    """All article and fragment spans of a page, in page order, ids `<stem>#<n>` from 1."""
+    paras = page.paragraphs
+    if not paras:
+        return []
+    kinds = _classify(paras)
+    starts = find_starts(paras, kinds)
+    out = []
+    for n, st in enumerate(starts, 1):
+        end_i = starts[n].index if n < len(starts) else len(paras)
+        out.append(_build(page, paras, kinds, st, end_i, n))
+    return out

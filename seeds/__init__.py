@@ -1,0 +1,1 @@
+"""The five seed newspaper pages, shipped as demo input (`healthtag tag seeds/`)."""
