@@ -1,0 +1,154 @@
+"""Multi-label topic metrics against gold label sets (DESIGN.md evaluation protocol).
+
+Gold records list their labels as the annotators wrote them, with
+`non_health` as a label of its own. Two views are reported: over all labels as
+gold lists them (a correct non_health verdict counts as a true positive), and
+over the topics alone (the stricter figure), plus non_health accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from healthtag.models.taxonomy import NON_HEALTH
+
+
+@dataclass
+class LabelCounts:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+@dataclass
+class TopicReport:
+    name: str
+    per_label: dict[str, LabelCounts] = field(default_factory=dict)
+    n: int = 0
+    non_health_correct: int = 0
+
+    def _micro(self, labels: list[str]) -> float:
+        tot = LabelCounts(
+            sum(self.per_label[k].tp for k in labels),
+            sum(self.per_label[k].fp for k in labels),
+            sum(self.per_label[k].fn for k in labels),
+        )
+        return tot.f1
+
+    def _labels(self, topics_only: bool) -> list[str]:
+        # labels with gold support or predictions: a label nobody used has no F1
+        return [k for k, c in self.per_label.items() if (c.tp + c.fp + c.fn) and not (topics_only and k == NON_HEALTH)]
+
+    @property
+    def micro_f1(self) -> float:
+        return self._micro(self._labels(False))
+
+    @property
+    def macro_f1(self) -> float:
+        labels = self._labels(False)
+        return sum(self.per_label[k].f1 for k in labels) / len(labels) if labels else 0.0
+
+    @property
+    def topic_micro_f1(self) -> float:
+        return self._micro(self._labels(True))
+
+    @property
+    def topic_macro_f1(self) -> float:
+        labels = self._labels(True)
+        return sum(self.per_label[k].f1 for k in labels) / len(labels) if labels else 0.0
+
+    @property
+    def non_health_accuracy(self) -> float:
+        return self.non_health_correct / self.n if self.n else 0.0
+
+    def summary(self) -> dict:
+        return {
+            "micro_f1": round(self.micro_f1, 4),
+            "macro_f1": round(self.macro_f1, 4),
+            "topic_micro_f1": round(self.topic_micro_f1, 4),
+            "topic_macro_f1": round(self.topic_macro_f1, 4),
+            "non_health_accuracy": round(self.non_health_accuracy, 4),
+            "n": self.n,
+        }
+
+    def to_dict(self) -> dict:
+        return {
+            **self.summary(),
+            "per_label": {
+                k: {"p": round(c.precision, 4), "r": round(c.recall, 4), "f1": round(c.f1, 4), "support": c.tp + c.fn}
+                for k, c in self.per_label.items()
+            },
+        }
+
+
+def score_topics(name: str, gold: list[set[str]], pred: list[set[str]], label_ids: list[str]) -> TopicReport:
+    """Compare predicted label sets (a non-health article predicts {'non_health'}) with gold sets."""
+    rep = TopicReport(name=name, per_label={k: LabelCounts() for k in [*label_ids, NON_HEALTH]})
+    for g, p in zip(gold, pred, strict=True):
+        rep.n += 1
+        rep.non_health_correct += (NON_HEALTH in g) == (NON_HEALTH in p)
+        for k in g | p:
+            c = rep.per_label.setdefault(k, LabelCounts())
+            if k in g and k in p:
+                c.tp += 1
+            elif k in p:
+                c.fp += 1
+            else:
+                c.fn += 1
+    return rep
+
+
+def format_side_by_side(reports: list[TopicReport], label_names: dict[str, str]) -> str:
+    """A plain-text table: the summary rows, then per-label P/R/F1 for each system."""
+    head = f"{'':24}" + "".join(f"{r.name:>22}" for r in reports)
+    rows = [head]
+    for key, title in [
+        ("micro_f1", "micro-F1 (all labels)"),
+        ("macro_f1", "macro-F1 (all labels)"),
+        ("topic_micro_f1", "micro-F1 (topics only)"),
+        ("topic_macro_f1", "macro-F1 (topics only)"),
+        ("non_health_accuracy", "non_health accuracy"),
+    ]:
+        rows.append(f"{title:24}" + "".join(f"{r.summary()[key]:>22.3f}" for r in reports))
+    rows.append("")
+    rows.append(f"{'label (support)':24}" + "".join(f"{'P / R / F1':>22}" for _ in reports))
+    labels = list(reports[0].per_label)
+    for k in labels:
+        sup = reports[0].per_label[k].tp + reports[0].per_label[k].fn
+        cells = "".join(
+            f"{r.per_label[k].precision:>10.2f}/{r.per_label[k].recall:.2f}/{r.per_label[k].f1:.2f}" for r in reports
+        )
+        rows.append(f"{k[:19] + f' ({sup})':24}{cells}   {label_names.get(k, '')}")
+    return "\n".join(rows)
+
+
+def load_gold_labels(path: str | Path) -> list[dict]:
+    """Gold articles `{"id", "title", "text", "labels", "summary"?}`; errors name file and line."""
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from exc
+            if not isinstance(rec.get("text"), str) or not isinstance(rec.get("labels"), list):
+                raise ValueError(f"{path}:{lineno}: a gold record needs 'text' and a 'labels' list")
+            out.append(rec)
+    return out
