@@ -94,25 +94,200 @@ def segment(paths: PathsArg, output: OutOpt = None) -> None:
                 typer.echo(f"warning: {rec.error}", err=True)
 
 
+TaxonomyOpt = Annotated[Path | None, typer.Option("--taxonomy", help="Taxonomy/rules YAML (default: the bundled configs/taxonomy.yaml).")]
+
+
+def _taxonomy(path: Path | None):
+    from healthtag.models.taxonomy import TaxonomyError, load_taxonomy
+
+    try:
+        return load_taxonomy(path)
+    except TaxonomyError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--taxonomy") from exc
+
+
+def error_record(rec: InputRecord) -> dict:
+    """The output line for an input that could not be read: it keeps its place and says why."""
+    rid = (rec.article or {}).get("id") or (f"{rec.source}:{rec.line}" if rec.line else rec.source)
+    return {"id": rid, "source": rec.source, "title": "", "health": None, "labels": [], "summary": None,
+            "rule_hits": {}, "error": rec.error}
+
+
+def rules_record(art: Article, votes, probs: dict[str, float], taxonomy) -> dict:
+    from healthtag.training.weak import decide
+
+    health, topics = decide(probs)
+    return {
+        "id": art.id,
+        "source": art.source,
+        "title": art.title,
+        "health": health,
+        "labels": [{"id": t, "name": taxonomy.name_of(t), "score": round(probs[t], 4)} for t in topics],
+        "summary": None,
+        "rule_hits": {k: v for k, v in votes.terms_by_label().items() if k in topics},
+        "rules": [
+            {"rule": h.rule, "label": h.label, "vote": h.vote, "weight": h.weight, "hits": h.hits, "terms": list(h.terms)}
+            for h in votes.hits
+        ],
+        "non_health_score": round(probs.get("non_health", 0.0), 4),
+        "error": None,
+    }
+
+
+@app.command("weak-label")
+def weak_label(paths: PathsArg, output: OutOpt = None, taxonomy: TaxonomyOpt = None) -> None:
+    """Label articles with the keyword rules alone (weighted vote), listing every rule that fired.
+
+    Output has the `tag` shape; fragments (ads, stubs) are not labelled.
+    """
+    from healthtag.models.rules import RuleModel
+    from healthtag.training.weak import weighted_vote
+
+    tax = _taxonomy(taxonomy)
+    model = RuleModel(tax)
+    with open_output(output) as out:
+        for art, rec in iter_spans(_progress(iter_inputs(paths), "weak-label")):
+            if art is None:
+                line = error_record(rec)
+                typer.echo(f"warning: {rec.error}", err=True)
+            elif art.kind != "article":
+                continue
+            else:
+                votes = model.apply(art)
+                line = rules_record(art, votes, weighted_vote(votes, tax), tax)
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+def _gold_articles(gold: Path) -> tuple[list[Article], list[set[str]], list[dict]]:
+    from healthtag.training.topic_eval import load_gold_labels
+
+    try:
+        recs = load_gold_labels(gold)
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--gold") from exc
+    arts = [article_from_record({"id": str(r.get("id", i)), "title": r.get("title") or "", "text": r["text"]}, str(gold)) for i, r in enumerate(recs)]
+    return arts, [set(r["labels"]) for r in recs], recs
+
+
+@app.command("rules-report")
+def rules_report(
+    paths: Annotated[list[str] | None, typer.Argument(help="Articles to analyse (pages, folders, JSONL). Default: the gold file's texts.")] = None,
+    gold: Annotated[Path | None, typer.Option(help="Gold JSONL with labels: adds each rule's empirical precision.")] = None,
+    taxonomy: TaxonomyOpt = None,
+    top: Annotated[int, typer.Option(help="How many most-conflicted articles to list.")] = 10,
+) -> None:
+    """Labeling-function analysis: coverage, overlap, conflict, label-model accuracy, gold precision."""
+    from healthtag.models.rules import RuleModel
+    from healthtag.training.lf_report import analyse, format_report
+    from healthtag.training.weak import LabelModel
+
+    tax = _taxonomy(taxonomy)
+    model = RuleModel(tax)
+    gold_sets = None
+    if paths:
+        arts = [a for a, _ in iter_spans(_progress(iter_inputs(paths), "rules-report")) if a is not None and a.kind == "article"]
+    elif gold:
+        arts, gold_sets, _ = _gold_articles(gold)
+    else:
+        raise typer.BadParameter("give articles to analyse, or --gold", param_hint="PATHS")
+    if paths and gold:
+        arts_g, sets_g, _ = _gold_articles(gold)
+        arts, gold_sets = arts + arts_g, [set()] * len(arts) + sets_g
+        gold_sets = [g if i >= len(arts) - len(arts_g) else None for i, g in enumerate(gold_sets)]
+    votes = [model.apply(a) for a in arts]
+    lm = LabelModel(model).fit(votes) if votes else None
+    if gold_sets is not None and any(g is None for g in gold_sets):
+        keep = [i for i, g in enumerate(gold_sets) if g is not None]
+        stats_gold = [gold_sets[i] for i in keep]
+        stats, cov, conf = analyse(model, [votes[i] for i in keep], lm, stats_gold)
+        titles = [arts[i].title for i in keep]
+    else:
+        stats, cov, conf = analyse(model, votes, lm, gold_sets)
+        titles = [a.title for a in arts]
+    typer.echo(f"{len(arts)} articles, {len(model.rules)} rules (label model fitted on these articles)")
+    typer.echo(format_report(stats, cov, conf, titles, top))
+
+
 @app.command()
 def evaluate(
-    gold: Annotated[Path, typer.Option(help="Gold file: seed-page spans (file/start/end) for segmentation.")],
-    pages: Annotated[Path | None, typer.Option(help="Folder of the pages the gold spans refer to (default: the bundled seeds).")] = None,
+    gold: Annotated[Path, typer.Option(help="Gold file: seed-page spans (file/start/end) or labelled articles (text/labels).")],
+    pages: Annotated[Path | None, typer.Option(help="Folder of the pages that span gold refers to (default: the bundled seeds).")] = None,
+    rules_only: Annotated[bool, typer.Option("--rules-only", help="Evaluate the rules (weighted vote and label model) without a trained model.")] = False,
+    label_model: Annotated[Path | None, typer.Option(help="A fitted label model (JSON) to use instead of fitting one on the gold texts.")] = None,
+    unlabeled: Annotated[list[str] | None, typer.Option(help="Extra unlabeled articles to fit the label model on (repeatable).")] = None,
+    taxonomy: TaxonomyOpt = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON here.")] = None,
 ) -> None:
-    """Evaluate against a gold file and print the figures."""
-    from healthtag.training.seg_eval import evaluate_segmentation
-
+    """Evaluate against a gold file and print the figures side by side."""
     if not gold.exists():
         raise typer.BadParameter(f"{gold}: no such file", param_hint="--gold")
-    first = json.loads(next(line for line in gold.open(encoding="utf-8") if line.strip()))
-    if not {"file", "start", "end"} <= first.keys():
-        raise typer.BadParameter(f"{gold}: not a segmentation gold file (needs file/start/end)", param_hint="--gold")
-    pages_dir = pages or bundled_seeds_dir()
-    report = evaluate_segmentation(gold, pages_dir)
-    typer.echo(report.format())
+    try:
+        first = json.loads(next(line for line in gold.open(encoding="utf-8") if line.strip()))
+    except (StopIteration, json.JSONDecodeError) as exc:
+        raise typer.BadParameter(f"{gold}: empty or not JSONL", param_hint="--gold") from exc
+    if {"file", "start", "end"} <= first.keys():
+        from healthtag.training.seg_eval import evaluate_segmentation
+
+        report = evaluate_segmentation(gold, pages or bundled_seeds_dir())
+        typer.echo(report.format())
+        result = {"segmentation": report.to_dict()}
+    elif {"text", "labels"} <= first.keys():
+        if not rules_only:
+            raise typer.BadParameter("no trained model is available yet: pass --rules-only", param_hint="--rules-only")
+        result = _evaluate_rules(gold, label_model, unlabeled or [], taxonomy)
+    else:
+        raise typer.BadParameter(f"{gold}: neither span gold (file/start/end) nor label gold (text/labels)", param_hint="--gold")
     if json_out:
-        json_out.write_text(json.dumps({"segmentation": report.to_dict()}, ensure_ascii=False, indent=2), encoding="utf-8")
+        json_out.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def _evaluate_rules(gold: Path, label_model: Path | None, unlabeled: list[str], taxonomy: Path | None) -> dict:
+    from healthtag.models.rules import RuleModel
+    from healthtag.training.topic_eval import format_side_by_side, score_topics
+    from healthtag.training.weak import LabelModel, decide, weighted_vote
+
+    tax = _taxonomy(taxonomy)
+    model = RuleModel(tax)
+    arts, gold_sets, _ = _gold_articles(gold)
+    votes = [model.apply(a) for a in arts]
+    lm = None
+    if label_model:
+        try:
+            lm = LabelModel.load(label_model, model)
+        except (OSError, ValueError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="--label-model") from exc
+        fitted_on = str(label_model)
+    elif taxonomy is None and not unlabeled:
+        try:  # the label model shipped with the default rules, fitted on the weak-label pool
+            lm = LabelModel.load(bundled_label_model(), model)
+            fitted_on = "the shipped label model (seeds + corpus + inews train/dev, no gold)"
+        except (OSError, ValueError) as exc:
+            typer.echo(f"note: shipped label model not usable ({exc}); fitting on the gold texts", err=True)
+    if lm is None:
+        extra = [a for a, _ in iter_spans(iter_inputs(unlabeled)) if a is not None and a.kind == "article"]
+        lm = LabelModel(model).fit(votes + [model.apply(a) for a in extra])
+        fitted_on = f"fitted on the {len(arts)} gold texts (labels unused) + {len(extra)} unlabeled articles"
+
+    def as_sets(probs: list[dict[str, float]]) -> list[set[str]]:
+        out = []
+        for p in probs:
+            health, topics = decide(p)
+            out.append(set(topics) if health else {"non_health"})
+        return out
+
+    wv = score_topics("weighted vote", gold_sets, as_sets([weighted_vote(v, tax) for v in votes]), tax.label_ids)
+    lmr = score_topics("label model", gold_sets, as_sets(lm.predict_proba(votes)), tax.label_ids)
+    typer.echo(f"topics on {gold} ({len(arts)} articles); label model: {fitted_on}")
+    typer.echo(format_side_by_side([wv, lmr], {lab.id: lab.name for lab in tax.all_labels}))
+    better = "label model" if lmr.micro_f1 > wv.micro_f1 else "weighted vote"
+    typer.echo(f"better on micro-F1: {better} ({max(lmr.micro_f1, wv.micro_f1):.3f} vs {min(lmr.micro_f1, wv.micro_f1):.3f})")
+    return {"topics": {"weighted_vote": wv.to_dict(), "label_model": lmr.to_dict(), "better": better, "label_model_fitted_on": fitted_on}}
+
+
+def bundled_label_model() -> Path:
+    from importlib.resources import files
+
+    return Path(str(files("healthtag.models").joinpath("label_model.json")))
 
 
 def bundled_seeds_dir() -> Path:

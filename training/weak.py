@@ -94,12 +94,20 @@ class BinaryDawidSkene:
         ll0 = math.log(max(1 - self.prior, 1e-6)) + np.einsum("nmo,mo->n", oh, log_t[:, 0, :])
         return 1.0 / (1.0 + np.exp(np.clip(ll0 - ll1, -50, 50)))
 
-    def fit(self, votes: np.ndarray, init: np.ndarray, smoothing: float = 1.0, max_iter: int = 200, tol: float = 1e-6) -> "BinaryDawidSkene":
-        """EM from an initial posterior (the weighted vote), with Dirichlet smoothing."""
+    def fit(
+        self, votes: np.ndarray, init: np.ndarray, smoothing: float = 1.0, max_iter: int = 200, tol: float = 1e-6,
+        fixed_prior: float | None = None,
+    ) -> "BinaryDawidSkene":
+        """EM from an initial posterior (the weighted vote), with Dirichlet smoothing.
+
+        `fixed_prior` holds P(y=1) instead of re-estimating it: with two or three
+        correlated keyword rules per label, free EM tends to shrink a rare
+        label's prior until no article can reach 0.5.
+        """
         oh = self._onehot(votes)
         q = np.clip(init.astype(np.float64), 1e-3, 1 - 1e-3)
         for it in range(max_iter):
-            self.prior = float((q.sum() + 1.0) / (len(q) + 2.0))
+            self.prior = fixed_prior if fixed_prior is not None else float((q.sum() + 1.0) / (len(q) + 2.0))
             pos = np.einsum("n,nmo->mo", q, oh) + smoothing
             neg = np.einsum("n,nmo->mo", 1 - q, oh) + smoothing
             self.theta = np.stack([neg / neg.sum(-1, keepdims=True), pos / pos.sum(-1, keepdims=True)], axis=1)
@@ -149,7 +157,8 @@ class LabelModel:
             health = np.ones(len(all_votes), dtype=bool)
         for lab in self.taxonomy.labels:
             init = np.array([_ungated_vote(v, lab.id, lab.threshold) for v, h in zip(all_votes, health) if h])
-            self.models[lab.id] = BinaryDawidSkene().fit(mat[health][:, self.columns[lab.id]], init)
+            prior = float(((init >= 0.5).sum() + 1.0) / (len(init) + 2.0))
+            self.models[lab.id] = BinaryDawidSkene().fit(mat[health][:, self.columns[lab.id]], init, fixed_prior=prior)
         return self
 
     def predict_proba(self, all_votes: list[ArticleVotes]) -> list[dict[str, float]]:

