@@ -227,6 +227,7 @@ def parse_taxonomy(text: str, source: str = "<taxonomy>") -> Taxonomy:
         raise _err(source, doc["__line__"], "missing 'non_health' section (the health/non-health gate)")
     if isinstance(nh_raw, dict):
         nh_raw.setdefault("id", NON_HEALTH)
+        nh_raw.setdefault("name", "非卫生健康类")
     non_health = _parse_label(nh_raw, source, doc["__line__"], default_threshold, seen_rules)
     if non_health.id != NON_HEALTH:
         raise _err(source, nh_raw.get("__line__", 0), "the non_health section must have id 'non_health'")
