@@ -183,27 +183,17 @@ def rules_report(
 
     tax = _taxonomy(taxonomy)
     model = RuleModel(tax)
-    gold_sets = None
-    if paths:
-        arts = [a for a, _ in iter_spans(_progress(iter_inputs(paths), "rules-report")) if a is not None and a.kind == "article"]
-    elif gold:
-        arts, gold_sets, _ = _gold_articles(gold)
-    else:
+    if not paths and not gold:
         raise typer.BadParameter("give articles to analyse, or --gold", param_hint="PATHS")
-    if paths and gold:
+    arts = [a for a, _ in iter_spans(_progress(iter_inputs(paths or []), "rules-report")) if a is not None and a.kind == "article"]
+    gold_sets: list[set[str] | None] = [None] * len(arts)  # unlabeled articles count for coverage only
+    if gold:
         arts_g, sets_g, _ = _gold_articles(gold)
-        arts, gold_sets = arts + arts_g, [set()] * len(arts) + sets_g
-        gold_sets = [g if i >= len(arts) - len(arts_g) else None for i, g in enumerate(gold_sets)]
+        arts, gold_sets = arts + arts_g, gold_sets + list(sets_g)
     votes = [model.apply(a) for a in arts]
     lm = LabelModel(model).fit(votes) if votes else None
-    if gold_sets is not None and any(g is None for g in gold_sets):
-        keep = [i for i, g in enumerate(gold_sets) if g is not None]
-        stats_gold = [gold_sets[i] for i in keep]
-        stats, cov, conf = analyse(model, [votes[i] for i in keep], lm, stats_gold)
-        titles = [arts[i].title for i in keep]
-    else:
-        stats, cov, conf = analyse(model, votes, lm, gold_sets)
-        titles = [a.title for a in arts]
+    stats, cov, conf = analyse(model, votes, lm, gold_sets if gold else None)
+    titles = [a.title for a in arts]
     typer.echo(f"{len(arts)} articles, {len(model.rules)} rules (label model fitted on these articles)")
     typer.echo(format_report(stats, cov, conf, titles, top))
 

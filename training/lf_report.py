@@ -34,7 +34,7 @@ def analyse(
     rule_model: RuleModel,
     all_votes: list[ArticleVotes],
     label_model: LabelModel | None = None,
-    gold: list[set[str]] | None = None,
+    gold: list[set[str] | None] | None = None,
 ) -> tuple[list[RuleStats], dict[str, float], list[tuple[int, float]]]:
     """(per-rule stats, per-label coverage of the weighted vote, most-conflicted article indices)."""
     mat = rule_model.vote_matrix(all_votes).astype(np.int16)
@@ -57,10 +57,10 @@ def analyse(
             right = [
                 (r.label in g) == (v > 0)
                 for g, v in zip(gold, col)
-                if v != 0
+                if v != 0 and g is not None
             ]
             gv = len(right)
-            gp = sum(right) / gv
+            gp = sum(right) / gv if gv else None
         acc = lm_acc.get(r.name)
         stats.append(
             RuleStats(
