@@ -17,10 +17,11 @@ from typing import Annotated, Iterator, TextIO
 import typer
 from tqdm import tqdm
 
+from healthtag.resources import bundled_label_model, bundled_seeds_dir
+
 from .article import Article
 from .ingest import InputRecord, iter_inputs
-from .segment import segment_page
-from .textnorm import split_sentences
+from .segment import article_from_record, iter_spans
 
 app = typer.Typer(
     add_completion=False,
@@ -40,36 +41,6 @@ def open_output(path: Path | None) -> Iterator[TextIO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as fh:
         yield fh
-
-
-def article_from_record(rec: dict, source: str) -> Article:
-    """A ready-made JSONL article (not segmented): the text is normalised and split into sentences."""
-    from .ingest import page_from_text
-
-    page = page_from_text(rec["text"], source=source)
-    body = [p.text for p in page.paragraphs if not p.duplicate]
-    sentences = [s for para in body for s in split_sentences(para)]
-    return Article(
-        id=rec["id"],
-        source=source,
-        start=0,
-        end=len(rec["text"]),
-        title=rec.get("title", ""),
-        text="\n".join(body),
-        sentences=sentences,
-    )
-
-
-def iter_spans(records: Iterator[InputRecord]) -> Iterator[tuple[Article | None, InputRecord]]:
-    """Articles and fragments of every input, in order; (None, record) for an unreadable one."""
-    for rec in records:
-        if rec.error is not None:
-            yield None, rec
-        elif rec.page is not None:
-            for art in segment_page(rec.page):
-                yield art, rec
-        elif rec.article is not None:
-            yield article_from_record(rec.article, rec.source), rec
 
 
 def _progress(records: Iterator[InputRecord], desc: str) -> Iterator[InputRecord]:
@@ -158,7 +129,7 @@ def weak_label(paths: PathsArg, output: OutOpt = None, taxonomy: TaxonomyOpt = N
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
-def _gold_articles(gold: Path) -> tuple[list[Article], list[set[str]], list[dict]]:
+def _gold_articles(gold: Path) -> tuple[list[Article], list[set[str]]]:
     from healthtag.training.topic_eval import load_gold_labels
 
     try:
@@ -166,7 +137,7 @@ def _gold_articles(gold: Path) -> tuple[list[Article], list[set[str]], list[dict
     except (OSError, ValueError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--gold") from exc
     arts = [article_from_record({"id": str(r.get("id", i)), "title": r.get("title") or "", "text": r["text"]}, str(gold)) for i, r in enumerate(recs)]
-    return arts, [set(r["labels"]) for r in recs], recs
+    return arts, [set(r["labels"]) for r in recs]
 
 
 @app.command("rules-report")
@@ -188,7 +159,7 @@ def rules_report(
     arts = [a for a, _ in iter_spans(_progress(iter_inputs(paths or []), "rules-report")) if a is not None and a.kind == "article"]
     gold_sets: list[set[str] | None] = [None] * len(arts)  # unlabeled articles count for coverage only
     if gold:
-        arts_g, sets_g, _ = _gold_articles(gold)
+        arts_g, sets_g = _gold_articles(gold)
         arts, gold_sets = arts + arts_g, gold_sets + list(sets_g)
     votes = [model.apply(a) for a in arts]
     lm = LabelModel(model).fit(votes) if votes else None
@@ -234,11 +205,11 @@ def evaluate(
 def _evaluate_rules(gold: Path, label_model: Path | None, unlabeled: list[str], taxonomy: Path | None) -> dict:
     from healthtag.models.rules import RuleModel
     from healthtag.training.topic_eval import format_side_by_side, score_topics
-    from healthtag.training.weak import LabelModel, decide, weighted_vote
+    from healthtag.training.weak import LabelModel, predicted_labels, weighted_vote
 
     tax = _taxonomy(taxonomy)
     model = RuleModel(tax)
-    arts, gold_sets, _ = _gold_articles(gold)
+    arts, gold_sets = _gold_articles(gold)
     votes = [model.apply(a) for a in arts]
     lm = None
     if label_model:
@@ -259,11 +230,7 @@ def _evaluate_rules(gold: Path, label_model: Path | None, unlabeled: list[str], 
         fitted_on = f"fitted on the {len(arts)} gold texts (labels unused) + {len(extra)} unlabeled articles"
 
     def as_sets(probs: list[dict[str, float]]) -> list[set[str]]:
-        out = []
-        for p in probs:
-            health, topics = decide(p)
-            out.append(set(topics) if health else {"non_health"})
-        return out
+        return [set(predicted_labels(p)) for p in probs]
 
     wv = score_topics("weighted vote", gold_sets, as_sets([weighted_vote(v, tax) for v in votes]), tax.label_ids)
     lmr = score_topics("label model", gold_sets, as_sets(lm.predict_proba(votes)), tax.label_ids)
@@ -272,18 +239,6 @@ def _evaluate_rules(gold: Path, label_model: Path | None, unlabeled: list[str], 
     better = "label model" if lmr.micro_f1 > wv.micro_f1 else "weighted vote"
     typer.echo(f"better on micro-F1: {better} ({max(lmr.micro_f1, wv.micro_f1):.3f} vs {min(lmr.micro_f1, wv.micro_f1):.3f})")
     return {"topics": {"weighted_vote": wv.to_dict(), "label_model": lmr.to_dict(), "better": better, "label_model_fitted_on": fitted_on}}
-
-
-def bundled_label_model() -> Path:
-    from importlib.resources import files
-
-    return Path(str(files("healthtag.models").joinpath("label_model.json")))
-
-
-def bundled_seeds_dir() -> Path:
-    from importlib.resources import files
-
-    return Path(str(files("healthtag.seeds")))
 
 
 def main() -> None:

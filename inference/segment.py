@@ -17,11 +17,12 @@ page lies in exactly one span; a property test checks this.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from .article import Article, SpanKind
-from .ingest import Page, Paragraph
+from .ingest import InputRecord, Page, Paragraph, page_from_text
 from .lineshape import (
     LineKind,
     classify_line,
@@ -132,7 +133,7 @@ def find_starts(paras: list[Paragraph], kinds: list[LineKind]) -> list[_Start]:
             if a == 0 or _closes_article(kinds[a - 1]) or _trailing(kinds, b, stop):
                 starts.setdefault(a, _Start(a, "fragment"))
             continue
-        prev = _prev_kind(kinds, a)
+        prev = kinds[a - 1] if a > 0 else None
         is_notice = bool(_NOTICE_TITLE.search(paras[b - 1].text))
         if prev is None or _closes_article(prev) or is_notice or _is_photo_news(kinds, b, stop):
             starts.setdefault(a, _Start(a, "article", (a, b)))
@@ -140,10 +141,6 @@ def find_starts(paras: list[Paragraph], kinds: list[LineKind]) -> list[_Start]:
     if 0 not in starts and n:
         starts[0] = _Start(0, "fragment")  # text before the first headline: continued from elsewhere
     return [starts[i] for i in sorted(starts)]
-
-
-def _prev_kind(kinds: list[LineKind], i: int) -> LineKind | None:
-    return kinds[i - 1] if i > 0 else None
 
 
 def _trailing(kinds: list[LineKind], b: int, stop: int) -> bool:
@@ -267,3 +264,31 @@ def segment_page(page: Page) -> list[Article]:
         end_i = starts[n].index if n < len(starts) else len(paras)
         out.append(_build(page, paras, kinds, st, end_i, n))
     return out
+
+
+def article_from_record(rec: dict, source: str) -> Article:
+    """A ready-made JSONL article (not segmented): the text is normalised and split into sentences."""
+    page = page_from_text(rec["text"], source=source)
+    body = [p.text for p in page.paragraphs if not p.duplicate]
+    sentences = [s for para in body for s in split_sentences(para)]
+    return Article(
+        id=rec["id"],
+        source=source,
+        start=0,
+        end=len(rec["text"]),
+        title=rec.get("title", ""),
+        text="\n".join(body),
+        sentences=sentences,
+    )
+
+
+def iter_spans(records: Iterator[InputRecord]) -> Iterator[tuple[Article | None, InputRecord]]:
+    """Articles and fragments of every input, in order; (None, record) for an unreadable one."""
+    for rec in records:
+        if rec.error is not None:
+            yield None, rec
+        elif rec.page is not None:
+            for art in segment_page(rec.page):
+                yield art, rec
+        elif rec.article is not None:
+            yield article_from_record(rec.article, rec.source), rec

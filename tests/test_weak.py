@@ -188,7 +188,7 @@ def test_label_model_fits_and_saves(mini: RuleModel, tmp_path: Path):
 
 
 def test_shipped_label_model_matches_the_default_rules():
-    from healthtag.inference.cli import bundled_label_model
+    from healthtag.resources import bundled_label_model
 
     LabelModel.load(bundled_label_model(), RuleModel(load_taxonomy()))
 

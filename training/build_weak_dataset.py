@@ -22,13 +22,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from healthtag.inference.article import Article
-from healthtag.inference.cli import article_from_record, bundled_seeds_dir
-from healthtag.inference.ingest import read_page
-from healthtag.inference.segment import segment_page
+from healthtag.inference.ingest import read_jsonl, read_page
+from healthtag.inference.segment import article_from_record, segment_page
 from healthtag.models.rules import RuleModel
 from healthtag.models.taxonomy import load_taxonomy
 
-from .weak import LabelModel, decide, sentence_salience, weighted_vote
+from healthtag.resources import bundled_seeds_dir
+
+from .weak import LabelModel, predicted_labels, sentence_salience, weighted_vote
 
 
 def seed_articles(folder: Path) -> Iterator[Article]:
@@ -37,15 +38,11 @@ def seed_articles(folder: Path) -> Iterator[Article]:
 
 
 def corpus_articles(path: Path) -> Iterator[Article]:
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                yield article_from_record({"id": str(rec["id"]), "title": rec.get("title") or "", "text": rec["text"]}, f"corpus:{path.name}")
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                print(f"warning: {path}:{lineno}: skipped ({exc})", file=sys.stderr)
+    for rec in read_jsonl(path):
+        if rec.error:
+            print(f"warning: skipped {rec.error}", file=sys.stderr)
+        else:
+            yield article_from_record(rec.article, f"corpus:{path.name}")
 
 
 def inews_articles(splits: tuple[str, ...] = ("train", "dev"), limit: int | None = None) -> Iterator[Article]:
@@ -83,9 +80,11 @@ def build(args: argparse.Namespace) -> None:
     rows: dict[str, list] = {k: [] for k in ("id", "source", "title", "text", "sentences", "soft_labels", "vote_labels", "labels", "health", "salience", "rule_hits")}
     counts: Counter[str] = Counter()
     for art, v, p in zip(arts, votes, lm_probs):
-        health, topics = decide(p)
+        labs = predicted_labels(p)
+        health = labs != [tax.non_health.id]
+        topics = labs if health else []
         wv = weighted_vote(v, tax)
-        counts.update(topics if health else ["non_health"])
+        counts.update(labs)
         rows["id"].append(art.id)
         rows["source"].append(art.source)
         rows["title"].append(art.title)
@@ -93,7 +92,7 @@ def build(args: argparse.Namespace) -> None:
         rows["sentences"].append(art.sentences)
         rows["soft_labels"].append([round(p[k], 4) for k in labels])
         rows["vote_labels"].append([round(wv[k], 4) for k in labels])
-        rows["labels"].append(topics if health else ["non_health"])
+        rows["labels"].append(labs)
         rows["health"].append(health)
         rows["salience"].append(sentence_salience(art, v, topics) if health else [0.0] * len(art.sentences))
         rows["rule_hits"].append(json.dumps(v.terms_by_label(), ensure_ascii=False))

@@ -1,0 +1,16 @@
+"""Paths of the files shipped inside the package (seed pages, the fitted label model).
+
+Read through importlib.resources so they resolve the same in a wheel, an
+editable install and a source checkout.
+"""
+
+from importlib.resources import files
+from pathlib import Path
+
+
+def bundled_seeds_dir() -> Path:
+    return Path(str(files("healthtag.seeds")))
+
+
+def bundled_label_model() -> Path:
+    return Path(str(files("healthtag.models").joinpath("label_model.json")))
