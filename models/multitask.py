@@ -1,0 +1,130 @@
+"""The multi-task network: one encoder pass gives topic scores and sentence salience.
+
+``ArticleEncoder`` runs the windows of many articles through the encoder
+and pools the token states twice, into one vector per article (document
+head input) and one per sentence (sentence head input). ``MultiTaskHeads``
+holds the two heads. They are separate modules because the default model
+keeps the encoder frozen: training then needs the pooled vectors only, which
+are computed once and cached (see ``training/features.py``), while
+inference chains both in one forward pass.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from .chunking import ArticleTokens
+
+N_POSITION_FEATURES = 4
+
+
+@dataclass
+class PooledArticle:
+    """Encoder output for one article: its vector and one vector per sentence."""
+
+    doc: torch.Tensor            # [H]
+    sentences: torch.Tensor      # [n_sentences, H]; zero rows for sentences with no tokens
+    sentence_tokens: list[int]   # tokens per sentence (0 means never seen by the encoder)
+
+
+def position_features(n_sentences: int, sentence_chars: Sequence[int]) -> torch.Tensor:
+    """Where a sentence sits and how long it is: what Lead-N knows, given to the head too."""
+    rows = []
+    for i in range(n_sentences):
+        rows.append([i / max(n_sentences, 1), 1.0 / (1 + i),
+                     min(sentence_chars[i], 200) / 200.0, math.log1p(n_sentences) / 5.0])
+    return torch.tensor(rows, dtype=torch.float32).reshape(n_sentences, N_POSITION_FEATURES)
+
+
+class ArticleEncoder:
+    """Window batching and pooling around a transformers encoder (no trainable state)."""
+
+    def __init__(self, model: nn.Module, bos_id: int, eos_id: int, pad_id: int,
+                 batch_windows: int = 16, layers: Sequence[int] = (-1,)) -> None:
+        self.model = model
+        self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
+        self.batch_windows = batch_windows
+        self.layers = tuple(layers)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def encode(self, articles: Sequence[ArticleTokens]) -> list[PooledArticle]:
+        """Pool every article; windows from different articles share batches.
+
+        Windows are sorted by length before batching so padding stays small.
+        With several ``layers`` the pooled vectors of each layer are
+        concatenated (used to compare layers from one extraction pass).
+        """
+        hidden = self.hidden_size * len(self.layers)
+        jobs = [(a, w) for a in range(len(articles)) for w in range(len(articles[a].windows))]
+        jobs.sort(key=lambda job: -(articles[job[0]].windows[job[1]][1] - articles[job[0]].windows[job[1]][0]))
+        doc_sum = [torch.zeros(hidden) for _ in articles]
+        sent_sum = [torch.zeros(a.n_sentences + 1, hidden) for a in articles]
+        for first in range(0, len(jobs), self.batch_windows):
+            batch = jobs[first:first + self.batch_windows]
+            rows = []
+            for a, w in batch:
+                start, end = articles[a].windows[w]
+                rows.append([self.bos_id] + articles[a].ids[start:end] + [self.eos_id])
+            width = max(len(r) for r in rows)
+            input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(rows), width), dtype=torch.long)
+            for i, r in enumerate(rows):
+                input_ids[i, :len(r)] = torch.tensor(r)
+                mask[i, :len(r)] = 1
+            if self.layers == (-1,):
+                states = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+            else:
+                out = self.model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True)
+                states = torch.cat([out.hidden_states[k] for k in self.layers], dim=-1)
+            for i, (a, w) in enumerate(batch):
+                art = articles[a]
+                start, end = art.windows[w]
+                if end == start:
+                    continue
+                weights = 1.0 / torch.tensor(art.coverage[start:end], dtype=torch.float32)
+                token_states = states[i, 1:1 + end - start].float() * weights[:, None]
+                doc_sum[a] += token_states.sum(dim=0)
+                owners = torch.tensor(art.segment_of_token[start:end], dtype=torch.long)
+                sent_sum[a].index_add_(0, owners, token_states)
+        pooled = []
+        for a, art in enumerate(articles):
+            counts = [0] * (art.n_sentences + 1)
+            for owner in art.segment_of_token:
+                counts[owner] += 1
+            denom = torch.tensor([max(c, 1) for c in counts], dtype=torch.float32)[:, None]
+            sentences = (sent_sum[a] / denom)[1:]
+            doc = doc_sum[a] / max(art.n_tokens, 1)
+            pooled.append(PooledArticle(doc, sentences, counts[1:]))
+        return pooled
+
+
+class MultiTaskHeads(nn.Module):
+    """Document head (topics + non_health, multi-label) and sentence head (salience)."""
+
+    def __init__(self, hidden: int, n_outputs: int, head_hidden: int = 256, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.hidden, self.n_outputs, self.head_hidden = hidden, n_outputs, head_hidden
+        self.doc = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, head_hidden), nn.GELU(),
+                                 nn.Dropout(dropout), nn.Linear(head_hidden, n_outputs))
+        self.sentence = nn.Sequential(nn.Dropout(dropout),
+                                      nn.Linear(3 * hidden + N_POSITION_FEATURES, head_hidden), nn.GELU(),
+                                      nn.Dropout(dropout), nn.Linear(head_hidden, 1))
+
+    def doc_logits(self, doc: torch.Tensor) -> torch.Tensor:
+        return self.doc(doc)
+
+    def sentence_logits(self, sentences: torch.Tensor, doc_of_sentence: torch.Tensor,
+                        positions: torch.Tensor) -> torch.Tensor:
+        """``doc_of_sentence`` holds, per sentence row, its article's document vector."""
+        features = torch.cat([sentences, doc_of_sentence, sentences * doc_of_sentence, positions], dim=-1)
+        return self.sentence(features).squeeze(-1)
+
+    def hyperparameters(self) -> dict:
+        return {"hidden": self.hidden, "n_outputs": self.n_outputs, "head_hidden": self.head_hidden}

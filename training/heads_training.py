@@ -1,0 +1,191 @@
+"""Train the document and sentence heads on cached encoder vectors, noise-aware.
+
+Weak labels are wrong in patterned ways (a keyword in a quote, a topic
+described without any listed keyword), so the loop offers three remedies that
+the training report compares:
+
+* soft targets: the label model's probabilities instead of 0/1 votes;
+* small-loss filtering (the co-teaching idea, one network): after a warm-up,
+  the highest-loss fraction of (article, label) targets in each batch is
+  left out of the loss, since those are the likeliest label errors;
+* self-training: after a round, targets where the network is confident are
+  replaced by its own sharpened prediction and a fresh network is trained,
+  which lets it tag articles whose wording no rule lists.
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from healthtag.models.multitask import MultiTaskHeads, position_features
+
+
+@dataclass
+class HeadTrainingConfig:
+    seed: int = 13
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    head_hidden: int = 256
+    dropout: float = 0.2
+    soft_targets: bool = True
+    loss_filter: float = 0.0          # fraction of highest-loss doc targets dropped per batch
+    loss_filter_warmup: int = 5       # epochs before filtering starts
+    self_training_rounds: int = 0
+    self_training_confidence: float = 0.9
+    sentence_loss_weight: float = 1.0
+    log_every: int = 5
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "HeadTrainingConfig":
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown training options: {sorted(unknown)}")
+        return cls(**data)
+
+
+@dataclass
+class TrainingData:
+    """Everything the loop needs, as tensors (built from the feature and weak datasets)."""
+
+    doc: torch.Tensor                       # [N, D]
+    targets: torch.Tensor                   # [N, L] in [0, 1]
+    sentences: list[torch.Tensor]           # per article [S_i, D]
+    salience: list[torch.Tensor]            # per article [S_i]
+    positions: list[torch.Tensor]           # per article [S_i, P]
+    sentence_mask: list[torch.Tensor]       # per article [S_i] bool (sentence seen and article is health)
+
+    @classmethod
+    def build(cls, features, weak, target_column: str = "soft_labels") -> "TrainingData":
+        doc = torch.tensor(np.asarray(features["doc_vec"], dtype=np.float32))
+        targets = torch.tensor(np.asarray(weak[target_column], dtype=np.float32))
+        sentences, salience, positions, masks = [], [], [], []
+        for vecs, tokens, sal, sents, health in zip(features["sent_vecs"], features["sent_tokens"],
+                                                    weak["salience"], weak["sentences"], weak["health"]):
+            n = len(sents)
+            sentences.append(torch.tensor(np.asarray(vecs, dtype=np.float32)).reshape(n, doc.shape[1]))
+            salience.append(torch.tensor(sal, dtype=torch.float32))
+            positions.append(position_features(n, [len(s) for s in sents]))
+            masks.append(torch.tensor([t > 0 and health for t in tokens], dtype=torch.bool))
+        return cls(doc, targets, sentences, salience, positions, masks)
+
+    def __len__(self) -> int:
+        return int(self.doc.shape[0])
+
+
+@dataclass
+class TrainingLog:
+    rounds: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _sentence_batch(data: TrainingData, heads: MultiTaskHeads, idx: list[int], doc_vecs: torch.Tensor):
+    rows, docs, pos, sal = [], [], [], []
+    for j, i in enumerate(idx):
+        mask = data.sentence_mask[i]
+        if not mask.any():
+            continue
+        rows.append(data.sentences[i][mask])
+        docs.append(doc_vecs[j].expand(int(mask.sum()), -1))
+        pos.append(data.positions[i][mask])
+        sal.append(data.salience[i][mask])
+    if not rows:
+        return None
+    logits = heads.sentence_logits(torch.cat(rows), torch.cat(docs), torch.cat(pos))
+    return nn.functional.binary_cross_entropy_with_logits(logits, torch.cat(sal))
+
+
+def train_round(data: TrainingData, targets: torch.Tensor, config: HeadTrainingConfig,
+                log: list[dict], round_index: int) -> MultiTaskHeads:
+    set_seed(config.seed + round_index)
+    heads = MultiTaskHeads(data.doc.shape[1], targets.shape[1], config.head_hidden, config.dropout)
+    optim = torch.optim.AdamW(heads.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(optim, T_max=config.epochs)
+    if not config.soft_targets:
+        targets = (targets >= 0.5).float()
+    order = list(range(len(data)))
+    for epoch in range(config.epochs):
+        heads.train()
+        random.shuffle(order)
+        totals = {"doc": 0.0, "sentence": 0.0, "dropped": 0}
+        for first in range(0, len(order), config.batch_size):
+            idx = order[first:first + config.batch_size]
+            logits = heads.doc_logits(data.doc[idx])
+            loss_matrix = nn.functional.binary_cross_entropy_with_logits(logits, targets[idx], reduction="none")
+            if config.loss_filter > 0 and epoch >= config.loss_filter_warmup:
+                flat = loss_matrix.flatten()
+                keep = max(1, int(round(flat.numel() * (1 - config.loss_filter))))
+                kept_losses = torch.topk(flat, keep, largest=False).values
+                totals["dropped"] += flat.numel() - keep
+                doc_loss = kept_losses.mean()
+            else:
+                doc_loss = loss_matrix.mean()
+            sent_loss = _sentence_batch(data, heads, idx, data.doc[idx])
+            loss = doc_loss + (config.sentence_loss_weight * sent_loss if sent_loss is not None else 0.0)
+            optim.zero_grad()
+            loss.backward()
+            optim.step()
+            totals["doc"] += float(doc_loss) * len(idx)
+            totals["sentence"] += float(sent_loss or 0.0) * len(idx)
+        sched.step()
+        if (epoch + 1) % config.log_every == 0 or epoch + 1 == config.epochs:
+            log.append({"round": round_index, "epoch": epoch + 1,
+                        "doc_loss": round(totals["doc"] / len(data), 5),
+                        "sentence_loss": round(totals["sentence"] / len(data), 5),
+                        "dropped_targets": totals["dropped"]})
+    heads.eval()
+    return heads
+
+
+@torch.no_grad()
+def predict_docs(heads: MultiTaskHeads, doc: torch.Tensor) -> torch.Tensor:
+    heads.eval()
+    return torch.sigmoid(heads.doc_logits(doc))
+
+
+def self_training_targets(weak: torch.Tensor, predicted: torch.Tensor, confidence: float) -> torch.Tensor:
+    """Confident predictions replace the weak target (sharpened to 0/1); the rest stay weak."""
+    confident = (predicted >= confidence) | (predicted <= 1 - confidence)
+    return torch.where(confident, (predicted >= 0.5).float(), weak)
+
+
+def train_heads(data: TrainingData, config: HeadTrainingConfig, run_dir: Path | None = None):
+    """All rounds; returns the final heads and the log. Writes log.jsonl and checkpoints to run_dir."""
+    from safetensors.torch import save_file
+
+    started = time.perf_counter()
+    log: list[dict] = []
+    targets = data.targets
+    heads = None
+    for round_index in range(config.self_training_rounds + 1):
+        heads = train_round(data, targets, config, log, round_index)
+        if run_dir is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            save_file(heads.state_dict(), str(run_dir / f"heads-round{round_index}.safetensors"))
+        if round_index < config.self_training_rounds:
+            predicted = predict_docs(heads, data.doc)
+            new_targets = self_training_targets(data.targets, predicted, config.self_training_confidence)
+            changed = float(((new_targets >= 0.5) != (targets >= 0.5)).float().mean())
+            log.append({"round": round_index, "self_training_changed_fraction": round(changed, 4)})
+            targets = new_targets
+    seconds = time.perf_counter() - started
+    if run_dir is not None:
+        with open(run_dir / "log.jsonl", "w", encoding="utf-8") as fh:
+            fh.write(json.dumps({"config": asdict(config)}) + "\n")
+            for row in log:
+                fh.write(json.dumps(row) + "\n")
+    return heads, TrainingLog(log, seconds)
