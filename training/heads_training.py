@@ -139,8 +139,8 @@ def train_round(data: TrainingData, targets: torch.Tensor, config: HeadTrainingC
             optim.zero_grad()
             loss.backward()
             optim.step()
-            totals["doc"] += float(doc_loss) * len(idx)
-            totals["sentence"] += float(sent_loss or 0.0) * len(idx)
+            totals["doc"] += doc_loss.item() * len(idx)
+            totals["sentence"] += (sent_loss.item() if sent_loss is not None else 0.0) * len(idx)
         sched.step()
         if (epoch + 1) % config.log_every == 0 or epoch + 1 == config.epochs:
             log.append({"round": round_index, "epoch": epoch + 1,

@@ -1,0 +1,242 @@
+"""`Predictor`: topics with scores, a health flag, an abstract and keyphrases per article.
+
+Stateless after loading (DESIGN.md, "Growing past one machine"):
+``predict_many`` is a pure function of its input batch, so one predictor per
+worker can run inside any batch engine. Each batch goes through the encoder
+once; if a batch fails, its articles are retried one by one so a single bad
+article carries an ``error`` and never costs the others their results.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from healthtag.models.rules import RuleModel
+from healthtag.models.taxonomy import NON_HEALTH, Taxonomy, load_taxonomy
+
+from .article import Article
+from .segment import article_from_record, segment_page
+from .summarize import SummaryBudget, lead_scores, summarize, textrank_scores
+
+SUMMARIZERS = ("model", "lead", "textrank")
+
+
+@dataclass
+class TopicTag:
+    id: str
+    name: str
+    score: float
+
+
+@dataclass
+class Prediction:
+    """One output record; ``to_dict`` is the line `healthtag tag` writes."""
+
+    id: str
+    source: str
+    title: str = ""
+    health: bool | None = None
+    labels: list[TopicTag] = field(default_factory=list)
+    summary: str | None = None
+    keyphrases: list[str] = field(default_factory=list)
+    rule_hits: dict[str, list[str]] = field(default_factory=dict)
+    disagreement: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["labels"] = [asdict(t) for t in self.labels]
+        return out
+
+
+def error_prediction(article_id: str, source: str, message: str, title: str = "") -> Prediction:
+    return Prediction(id=article_id, source=source, title=title, error=message)
+
+
+_STOP_CHARS = set("的了和与及在对是为将等中上下也其这那有被把从向以于并或而")
+
+
+def keyphrases(text: str, top: int = 5, seed_terms: Iterable[str] = ()) -> list[str]:
+    """Rule terms first, then the most repeated 2-4 character Chinese n-grams of the article.
+
+    Cheap and explainable; an n-gram inside a longer kept one is dropped.
+    """
+    phrases: list[str] = []
+    for term in seed_terms:
+        if term not in phrases and "/" not in term and len(term) >= 2:
+            phrases.append(term)
+    counts: Counter[str] = Counter()
+    for run in re.findall(r"[\u4e00-\u9fff]{2,}", text):
+        for n in (4, 3, 2):
+            for i in range(len(run) - n + 1):
+                gram = run[i:i + n]
+                if gram[0] not in _STOP_CHARS and gram[-1] not in _STOP_CHARS:
+                    counts[gram] += 1
+    ranked = sorted((g for g, c in counts.items() if c >= 2), key=lambda g: (-counts[g] * len(g), g))
+    for gram in ranked:
+        if len(phrases) >= top:
+            break
+        if any(gram in p or p in gram for p in phrases):
+            continue
+        phrases.append(gram)
+    return phrases[:top]
+
+
+class Predictor:
+    """Load once, then ``predict`` / ``predict_many`` / ``predict_page``."""
+
+    def __init__(self, taxonomy: Taxonomy, model=None, summarizer: str | None = None,
+                 budget: SummaryBudget | None = None, batch_size: int = 16) -> None:
+        self.taxonomy = taxonomy
+        self.rules = RuleModel(taxonomy)
+        self.model = model
+        self.summarizer = summarizer or ("model" if model is not None else "lead")
+        if self.summarizer not in SUMMARIZERS:
+            raise ValueError(f"summarizer must be one of {SUMMARIZERS}")
+        if self.summarizer == "model" and model is None:
+            raise ValueError("the model summarizer needs a model; use lead or textrank with rules_only")
+        summary_cfg = model.config.get("summary", {}) if model is not None else {}
+        self.budget = budget or SummaryBudget(**summary_cfg)
+        self.batch_size = batch_size
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, *, rules_only: bool = False, summarizer: str | None = None,
+             batch_size: int = 16, taxonomy: str | Path | None = None) -> "Predictor":
+        """The shipped model by default; ``path`` for any trained directory; ``rules_only`` for the rules."""
+        from healthtag.resources import bundled_model_dir
+
+        tax = load_taxonomy(taxonomy)
+        if rules_only:
+            return cls(tax, None, summarizer, batch_size=batch_size)
+        from healthtag.models.topic_model import TopicSummaryModel
+
+        model = TopicSummaryModel.load(Path(path) if path else bundled_model_dir())
+        missing = set(model.labels) - {lab.id for lab in tax.all_labels}
+        if missing:
+            raise ValueError(f"model labels {sorted(missing)} are not in the taxonomy")
+        return cls(tax, model, summarizer, batch_size=batch_size)
+
+    @property
+    def rules_only(self) -> bool:
+        return self.model is None
+
+    # ------------------------------------------------------------- entry points
+
+    def predict(self, text: str, title: str | None = None, id: str = "article") -> Prediction:
+        art = article_from_record({"id": id, "title": title or "", "text": text}, id)
+        return next(self.predict_articles([art]))
+
+    def predict_page(self, page_text: str, source: str = "page") -> list[Prediction]:
+        from .ingest import page_from_text
+
+        arts = [a for a in segment_page(page_from_text(page_text, source)) if a.kind == "article"]
+        return list(self.predict_articles(arts))
+
+    def predict_many(self, items: Iterable[str | dict | Article], batch_size: int | None = None) -> Iterator[Prediction]:
+        """Streaming and batched; accepts texts, ``{"id", "title", "text"}`` dicts or Articles."""
+        def as_article(i: int, item) -> Article | Prediction:
+            if isinstance(item, Article):
+                return item
+            if isinstance(item, str):
+                return article_from_record({"id": f"item-{i}", "title": "", "text": item}, "predict_many")
+            if isinstance(item, dict):
+                if not isinstance(item.get("text"), str):
+                    return error_prediction(str(item.get("id", f"item-{i}")), "predict_many", "missing 'text'")
+                return article_from_record(item, "predict_many")
+            return error_prediction(f"item-{i}", "predict_many", f"unsupported item type {type(item).__name__}")
+        return self.predict_articles((as_article(i, x) for i, x in enumerate(items)), batch_size)
+
+    def predict_articles(self, articles: Iterable[Article | Prediction], batch_size: int | None = None) -> Iterator[Prediction]:
+        size = batch_size or self.batch_size
+        iterator = iter(articles)
+        while True:
+            batch = list(itertools.islice(iterator, size))
+            if not batch:
+                return
+            yield from self._predict_batch(batch)
+
+    # ---------------------------------------------------------------- internals
+
+    def _predict_batch(self, batch: list[Article | Prediction]) -> list[Prediction]:
+        arts = [a for a in batch if isinstance(a, Article) and self._usable(a)]
+        try:
+            results = dict(zip((id(a) for a in arts), self._score(arts)))
+        except Exception:  # noqa: BLE001 - isolate the article that breaks the batch
+            results = {}
+            for a in arts:
+                try:
+                    results[id(a)] = self._score([a])[0]
+                except Exception as exc:  # noqa: BLE001
+                    results[id(a)] = error_prediction(a.id, a.source, f"{a.source}: {a.id}: {type(exc).__name__}: {exc}", a.title)
+        out = []
+        for item in batch:
+            if isinstance(item, Prediction):
+                out.append(item)
+            elif id(item) in results:
+                out.append(results[id(item)])
+            else:
+                out.append(error_prediction(item.id, item.source, f"{item.source}: {item.id}: empty article (no text)", item.title))
+        return out
+
+    @staticmethod
+    def _usable(art: Article) -> bool:
+        return bool((art.text or "").strip() or (art.title or "").strip())
+
+    def _score(self, arts: list[Article]) -> list[Prediction]:
+        if not arts:
+            return []
+        tax = self.taxonomy
+        from healthtag.training.weak import weighted_vote
+
+        votes = [self.rules.apply(a) for a in arts]
+        rule_probs = [weighted_vote(v, tax) for v in votes]
+        if self.model is not None:
+            network_scores = self.model.score([(a.title, a.sentences) for a in arts])
+        preds = []
+        for k, (art, v, rp) in enumerate(zip(arts, votes, rule_probs)):
+            if self.model is None:
+                scores = {lab: float(rp.get(lab, 0.0)) for lab in [*tax.label_ids, NON_HEALTH]}
+                thresholds: dict[str, float] = {}
+                disagreement: list[str] = []
+                sentence_scores = None
+            else:
+                from healthtag.models.topic_model import combine_scores
+
+                labels = self.model.labels
+                net = network_scores[k].network
+                rules_vec = np.array([rp.get(lab, 0.0) for lab in labels])
+                combined = combine_scores(net, rules_vec, self.model.combine)
+                scores = dict(zip(labels, combined.tolist()))
+                thresholds = self.model.thresholds
+                net_thr = self.model.config.get("network_thresholds", {})
+                disagreement = [lab for j, lab in enumerate(labels)
+                                if (rules_vec[j] >= 0.5) != (net[j] >= net_thr.get(lab, 0.5))]
+                sentence_scores = network_scores[k].sentence
+            health = scores.get(NON_HEALTH, 0.0) < thresholds.get(NON_HEALTH, 0.5)
+            topics = sorted((lab for lab in tax.label_ids if lab in scores
+                             and scores[lab] >= thresholds.get(lab, 0.5)), key=lambda lab: -scores[lab]) if health else []
+            hits = {lab: terms for lab, terms in v.terms_by_label().items() if lab in topics}
+            summary = self._summary(art, sentence_scores) if health else None
+            preds.append(Prediction(
+                id=art.id, source=art.source, title=art.title, health=health,
+                labels=[TopicTag(lab, tax.name_of(lab), round(scores[lab], 4)) for lab in topics],
+                summary=summary,
+                keyphrases=keyphrases(f"{art.title}\n{art.text}", seed_terms=[t for ts in hits.values() for t in ts]),
+                rule_hits=hits, disagreement=disagreement))
+        return preds
+
+    def _summary(self, art: Article, sentence_scores) -> str:
+        sents = art.sentences
+        if self.summarizer == "model" and sentence_scores is not None:
+            scores = list(sentence_scores)
+        elif self.summarizer == "textrank":
+            scores = textrank_scores(sents)
+        else:
+            scores = lead_scores(len(sents))
+        return summarize(sents, scores, self.budget)
