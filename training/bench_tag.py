@@ -1,0 +1,86 @@
+"""Speed and memory of `healthtag tag` on real articles: default model, rules only, TextRank baseline.
+
+Each mode runs as its own `healthtag tag` process; peak RSS is that process's
+maximum resident set. Articles/s counts the whole run (start-up included) and
+also the steady rate after subtracting the start-up time of a one-article
+run. Memory flatness: the default model is also run on a quarter of the set.
+
+    python -m healthtag.training.bench_tag --corpus ../shared/corpus/health_news.jsonl --articles 1000
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from healthtag.resources import bundled_seeds_dir
+
+_RUNNER = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+           "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode; "
+           "print(rc, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
+def write_articles(corpus: Path, n: int, path: Path) -> list[int]:
+    """Seed articles, then corpus articles (cycled with fresh ids) until there are ``n``."""
+    from .build_weak_dataset import corpus_articles, seed_articles
+
+    pool = [(a.title, a.text) for a in seed_articles(bundled_seeds_dir())]
+    pool += [(a.title, a.text) for a in corpus_articles(corpus)]
+    lengths = []
+    with open(path, "w", encoding="utf-8") as fh:
+        for i, (title, text) in enumerate(itertools.islice(itertools.cycle(pool), n)):
+            fh.write(json.dumps({"id": f"bench-{i}", "title": title, "text": text}, ensure_ascii=False) + "\n")
+            lengths.append(len(text))
+    return lengths
+
+
+def timed_run(args: list[str]) -> tuple[float, float]:
+    out = subprocess.run([sys.executable, "-c", _RUNNER, *args], capture_output=True, text=True, check=True).stdout
+    rc, seconds, rss_kb = out.split()
+    if rc != "0":
+        raise SystemExit(f"healthtag tag failed (exit {rc}): {' '.join(args)}")
+    return float(seconds), int(rss_kb) / 1024
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--articles", type=int, default=1000)
+    parser.add_argument("--model", type=Path, default=None)
+    args = parser.parse_args(argv)
+    tag = [sys.executable, "-m", "healthtag", "tag"]
+    model = ["--model", str(args.model)] if args.model else []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        lengths = write_articles(args.corpus, args.articles, tmp_path / "bench.jsonl")
+        write_articles(args.corpus, 1, tmp_path / "one.jsonl")
+        write_articles(args.corpus, args.articles // 4, tmp_path / "quarter.jsonl")
+        modes = {
+            "default model (tags + model abstract)": model,
+            "--rules-only (Lead-N abstract)": ["--rules-only"],
+            "TextRank baseline (rules + TextRank)": ["--rules-only", "--summarizer", "textrank"],
+        }
+        rows = []
+        for name, extra in modes.items():
+            startup, _ = timed_run(tag + [str(tmp_path / "one.jsonl"), "-o", str(tmp_path / "o1"), *extra])
+            seconds, rss = timed_run(tag + [str(tmp_path / "bench.jsonl"), "-o", str(tmp_path / "o"), *extra])
+            n = sum(1 for _ in open(tmp_path / "o", encoding="utf-8"))
+            rows.append((name, n, seconds, n / seconds, n / max(seconds - startup, 1e-9), startup, rss))
+        q_seconds, q_rss = timed_run(tag + [str(tmp_path / "quarter.jsonl"), "-o", str(tmp_path / "oq"), *model])
+    print(f"{len(lengths)} articles, median {statistics.median(lengths):.0f} chars, "
+          f"mean {statistics.mean(lengths):.0f} chars; {time.strftime('%Y-%m-%d')}")
+    print(f"{'mode':40}{'records':>8}{'wall s':>9}{'art/s':>8}{'steady':>8}{'start s':>9}{'peak RSS MB':>13}")
+    for name, n, seconds, rate, steady, startup, rss in rows:
+        print(f"{name:40}{n:>8}{seconds:>9.1f}{rate:>8.1f}{steady:>8.1f}{startup:>9.1f}{rss:>13.0f}")
+    print(f"memory flatness, default model: {args.articles // 4} articles -> {q_rss:.0f} MB, "
+          f"{args.articles} articles -> {rows[0][6]:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
