@@ -378,6 +378,33 @@ def tag(
     typer.echo(f"tagged {n} articles ({errors} with errors{note})", err=True)
 
 
+@app.command()
+def train(
+    config: Annotated[Path, typer.Option(help="Training config (YAML), e.g. configs/default.yaml.")],
+    out: Annotated[Path | None, typer.Option(help="Model directory to write (default: the config's `out`).")] = None,
+) -> None:
+    """Train a model from weak labels (same as python -m healthtag.training.train)."""
+    from healthtag.training.train import load_config, run
+
+    if not config.exists():
+        raise typer.BadParameter(f"{config}: no such file", param_hint="--config")
+    run(load_config(config), out=out)
+
+
+@app.command()
+def bench(
+    corpus: Annotated[Path, typer.Option(help="Unlabeled articles (JSONL), e.g. ../shared/corpus/health_news.jsonl.")],
+    articles: Annotated[int, typer.Option(min=1, help="How many articles to tag per mode.")] = 1000,
+    model: Annotated[Path | None, typer.Option(help="Model directory (default: the shipped model).")] = None,
+) -> None:
+    """Articles/s and peak memory of `healthtag tag`: default model, rules only, TextRank baseline."""
+    from healthtag.training.bench_tag import main as bench_main
+
+    if not corpus.exists():
+        raise typer.BadParameter(f"{corpus}: no such file", param_hint="--corpus")
+    bench_main(["--corpus", str(corpus), "--articles", str(articles), *(["--model", str(model)] if model else [])])
+
+
 def main() -> None:
     app()
 

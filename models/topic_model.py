@@ -8,9 +8,10 @@ Layout of ``models/<name>/``::
     MODEL_CARD.md, eval.json
 
 Scores: the network's sigmoid per label, combined with the rules' weighted
-vote by ``combine`` (``max`` by default: the rules' keyword evidence is kept,
-and the network adds topics worded in ways no rule lists). ``network`` uses
-the network alone.
+vote by ``combine`` (``max_rules_gate`` by default: the rules' keyword evidence is kept, the
+network adds topics worded in ways no rule lists, and the health gate is the
+rules'). ``max`` also takes the gate from the maximum; ``network`` uses the
+network alone.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from .multitask import MultiTaskHeads, position_features
 from .runtime import EncoderSettings, build_article_encoder
 
 MODEL_FORMAT = "healthtag-model/1"
-COMBINE_RULES = ("max", "network", "mean")
+COMBINE_RULES = ("max", "max_rules_gate", "network", "mean")
 
 
 class ModelLoadError(RuntimeError):
@@ -44,8 +45,14 @@ class ArticleScores:
 
 
 def combine_scores(network: np.ndarray, rules: np.ndarray, rule: str) -> np.ndarray:
+    """Final scores; the last column is ``non_health`` (the label order models are trained with)."""
     if rule == "max":
         return np.maximum(network, rules)
+    if rule == "max_rules_gate":
+        # topics: either source may vouch; health gate: the rules' verdict (its dev accuracy is higher)
+        out = np.maximum(network, rules)
+        out[..., -1] = rules[..., -1]
+        return out
     if rule == "mean":
         return (network + rules) / 2
     if rule == "network":

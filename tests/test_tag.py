@@ -166,3 +166,10 @@ def test_evaluate_command_prints_side_by_side(tmp_path, tiny_model_dir):
     assert "cross-validated" in res.output          # the tiny model was calibrated on this very file
     result = json.loads(out.read_text())
     assert set(result["summaries"]) == {"lead_n", "textrank", "model"}
+
+
+def test_train_and_bench_commands_check_their_inputs(tmp_path):
+    res = runner.invoke(app, ["train", "--config", str(tmp_path / "missing.yaml")])
+    assert res.exit_code == 2
+    res = runner.invoke(app, ["bench", "--corpus", str(tmp_path / "missing.jsonl")])
+    assert res.exit_code == 2
