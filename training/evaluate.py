@@ -138,7 +138,8 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
             net_sets = decide_labels(network, model.labels, model.config.get("network_thresholds", {}))
             model_sets = decide_labels(combined, model.labels, model.thresholds)
         reports += [score_topics("network alone", gold.labels, net_sets, tax.label_ids),
-                    score_topics(f"model ({model.combine})", gold.labels, model_sets, tax.label_ids)]
+                    score_topics("model", gold.labels, model_sets, tax.label_ids)]
+        notes.append(f"model = network combined with the rules by `{model.combine}`")
     budget = budget or SummaryBudget()
     summaries = summary_table(gold, sentence_scores, budget)
     text = "\n".join([f"topics on {gold_path} ({len(gold.articles)} articles)", *notes,
