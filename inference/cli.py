@@ -357,7 +357,8 @@ def tag(
             import csv
 
             writer = csv.writer(out)
-            if not (resume and skipped) and not (resume and output is not None and output.stat().st_size):
+            appending = resume and output is not None and output.stat().st_size > 0
+            if not appending:
                 writer.writerow(CSV_COLUMNS)
         bar = tqdm(desc="tag", unit=" article", file=sys.stderr, disable=None)
         for pred in predictor.predict_articles(pending()):

@@ -8,7 +8,7 @@ which a model directory records in its ``config.json``.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -28,10 +28,9 @@ class EncoderSettings:
     overlap: int = 32
     batch_windows: int = 16
     allow_pickle: bool = False
-    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in {"extra", "allow_pickle"}}
+        return {k: v for k, v in self.__dict__.items() if k != "allow_pickle"}
 
     @classmethod
     def from_dict(cls, data: dict, base_dir: Path | None = None) -> "EncoderSettings":

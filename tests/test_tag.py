@@ -173,3 +173,18 @@ def test_train_and_bench_commands_check_their_inputs(tmp_path):
     assert res.exit_code == 2
     res = runner.invoke(app, ["bench", "--corpus", str(tmp_path / "missing.jsonl")])
     assert res.exit_code == 2
+
+
+def test_csv_resume_appends_without_second_header(tmp_path, tiny_model_dir):
+    page = str(SEEDS / "003_a98c0e2f6a5c2cb4.txt")
+    out = tmp_path / "out.csv"
+    runner.invoke(app, ["tag", page, "--format", "csv", "-o", str(out), "--model", str(tiny_model_dir)])
+    lines = out.read_text(encoding="utf-8").splitlines(keepends=True)
+    out.write_text("".join(lines[:4]), encoding="utf-8")           # header + 3 rows survived
+    res = runner.invoke(app, ["tag", page, "--format", "csv", "-o", str(out), "--model", str(tiny_model_dir),
+                              "--resume"])
+    assert res.exit_code == 0, res.output
+    import csv
+
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["id"] for r in rows] == [f"003_a98c0e2f6a5c2cb4#{i}" for i in (1, 2, 4, 5, 6, 7)]

@@ -95,14 +95,10 @@ def run(config: dict, out: Path | None = None) -> Path:
         "summary": config.get("summary", {}),
         "calibration": {"gold": gold_path.name, "gold_digest": gold.digest, "articles": len(gold.articles)},
         "training": {"config": config["training"], "articles": len(data),
-                     "train_seconds_total": None},
+                     "train_seconds_total": round(time.perf_counter() - started, 1)},
     }
     save_model(out, model_config, heads, Path(settings.kept_vocab) if settings.kept_vocab else None)
     train_seconds = time.perf_counter() - started
-    model_config["training"]["train_seconds_total"] = round(train_seconds, 1)
-    (out / "config.json").write_text(json.dumps({**json.loads((out / "config.json").read_text()),
-                                                 "training": model_config["training"]},
-                                                ensure_ascii=False, indent=1), encoding="utf-8")
     result, text = evaluate(gold_path, out)
     (out / "eval.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     write_model_card(out, config, result, text, log, train_seconds, t_features, len(data))
