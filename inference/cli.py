@@ -131,14 +131,13 @@ def weak_label(paths: PathsArg, output: OutOpt = None, taxonomy: TaxonomyOpt = N
 
 
 def _gold_articles(gold: Path) -> tuple[list[Article], list[set[str]]]:
-    from healthtag.training.topic_eval import load_gold_labels
+    from healthtag.training.evaluate import load_gold
 
     try:
-        recs = load_gold_labels(gold)
+        gold_set = load_gold(gold)
     except (OSError, ValueError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--gold") from exc
-    arts = [article_from_record({"id": str(r.get("id", i)), "title": r.get("title") or "", "text": r["text"]}, str(gold)) for i, r in enumerate(recs)]
-    return arts, [set(r["labels"]) for r in recs]
+    return gold_set.articles, gold_set.labels
 
 
 @app.command("rules-report")

@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from healthtag.models.rules import RuleModel
-from healthtag.models.taxonomy import NON_HEALTH, Taxonomy, load_taxonomy
+from healthtag.models.taxonomy import Taxonomy, load_taxonomy
 
 from .article import Article
 from .segment import article_from_record, segment_page
@@ -189,47 +189,42 @@ class Predictor:
         return bool((art.text or "").strip() or (art.title or "").strip())
 
     def _score(self, arts: list[Article]) -> list[Prediction]:
+        from healthtag.training.weak import decide, weighted_vote
+
         if not arts:
             return []
         tax = self.taxonomy
-        from healthtag.training.weak import weighted_vote
-
         votes = [self.rules.apply(a) for a in arts]
         rule_probs = [weighted_vote(v, tax) for v in votes]
-        if self.model is not None:
-            network_scores = self.model.score([(a.title, a.sentences) for a in arts])
+        network_scores = self.model.score([(a.title, a.sentences) for a in arts]) if self.model else None
         preds = []
         for k, (art, v, rp) in enumerate(zip(arts, votes, rule_probs)):
-            if self.model is None:
-                scores = {lab: float(rp.get(lab, 0.0)) for lab in [*tax.label_ids, NON_HEALTH]}
-                thresholds: dict[str, float] = {}
-                disagreement: list[str] = []
-                sentence_scores = None
+            if network_scores is None:
+                scores, thresholds, disagreement, sentence_scores = rp, {}, [], None
             else:
-                from healthtag.models.topic_model import combine_scores
-
-                labels = self.model.labels
-                net = network_scores[k].network
-                rules_vec = np.array([rp.get(lab, 0.0) for lab in labels])
-                combined = combine_scores(net, rules_vec, self.model.combine)
-                scores = dict(zip(labels, combined.tolist()))
-                thresholds = self.model.thresholds
-                net_thr = self.model.config.get("network_thresholds", {})
-                disagreement = [lab for j, lab in enumerate(labels)
-                                if (rules_vec[j] >= 0.5) != (net[j] >= net_thr.get(lab, 0.5))]
-                sentence_scores = network_scores[k].sentence
-            health = scores.get(NON_HEALTH, 0.0) < thresholds.get(NON_HEALTH, 0.5)
-            topics = sorted((lab for lab in tax.label_ids if lab in scores
-                             and scores[lab] >= thresholds.get(lab, 0.5)), key=lambda lab: -scores[lab]) if health else []
+                scores, disagreement = self._model_scores(network_scores[k].network, rp)
+                thresholds, sentence_scores = self.model.thresholds, network_scores[k].sentence
+            health, topics = decide(scores, thresholds)
             hits = {lab: terms for lab, terms in v.terms_by_label().items() if lab in topics}
-            summary = self._summary(art, sentence_scores) if health else None
             preds.append(Prediction(
                 id=art.id, source=art.source, title=art.title, health=health,
                 labels=[TopicTag(lab, tax.name_of(lab), round(scores[lab], 4)) for lab in topics],
-                summary=summary,
+                summary=self._summary(art, sentence_scores) if health else None,
                 keyphrases=keyphrases(f"{art.title}\n{art.text}", seed_terms=[t for ts in hits.values() for t in ts]),
                 rule_hits=hits, disagreement=disagreement))
         return preds
+
+    def _model_scores(self, network: np.ndarray, rule_probs: dict[str, float]) -> tuple[dict[str, float], list[str]]:
+        """Combined scores per label, and the labels where rules and network disagree."""
+        from healthtag.models.topic_model import combine_scores
+
+        labels = self.model.labels
+        rules_vec = np.array([rule_probs.get(lab, 0.0) for lab in labels])
+        combined = combine_scores(network, rules_vec, self.model.combine)
+        net_thr = self.model.config.get("network_thresholds", {})
+        disagreement = [lab for j, lab in enumerate(labels)
+                        if (rules_vec[j] >= 0.5) != (network[j] >= net_thr.get(lab, 0.5))]
+        return dict(zip(labels, combined.tolist())), disagreement
 
     def _summary(self, art: Article, sentence_scores) -> str:
         sents = art.sentences

@@ -71,8 +71,7 @@ def load_encoder(spec: str = DEFAULT_ENCODER, *, kept_ids: Sequence[int] | None 
         from .vocab_trim import ensure_trimmed_directory
         directory = ensure_trimmed_directory(directory, list(kept_ids), cache, allow_pickle)
     tokenizer, model = open_directory(directory, allow_pickle=allow_pickle)
-    return Encoder(tokenizer, model, spec, Path(directory) if isinstance(directory, Path) else directory,
-                   list(kept_ids) if kept_ids is not None else None)
+    return Encoder(tokenizer, model, spec, Path(str(directory)), list(kept_ids) if kept_ids is not None else None)
 
 
 def open_directory(directory: Path | str, *, allow_pickle: bool = False):

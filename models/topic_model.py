@@ -63,13 +63,14 @@ def combine_scores(network: np.ndarray, rules: np.ndarray, rule: str) -> np.ndar
 class TopicSummaryModel:
     """Encoder + heads + decision settings of one model directory."""
 
-    def __init__(self, directory: Path, config: dict, heads: MultiTaskHeads, tokenizer, encoder) -> None:
+    def __init__(self, directory: Path, config: dict, settings: EncoderSettings, heads: MultiTaskHeads,
+                 tokenizer, encoder) -> None:
         self.directory = directory
         self.config = config
+        self.settings = settings
         self.heads = heads
         self.tokenizer = tokenizer
         self.encoder = encoder
-        self.settings = EncoderSettings.from_dict(config["encoder"], directory)
 
     @property
     def labels(self) -> list[str]:
@@ -100,7 +101,7 @@ class TopicSummaryModel:
             raise ModelLoadError(f"{weights}: does not fit the heads in config.json ({exc})") from exc
         heads.eval()
         tokenizer, encoder = build_article_encoder(settings)
-        return cls(directory, config, heads, tokenizer, encoder)
+        return cls(directory, config, settings, heads, tokenizer, encoder)
 
     def tokenize(self, title: str, sentences: Sequence[str]) -> ArticleTokens:
         return tokenize_article(self.tokenizer, title, sentences, self.settings.window, self.settings.overlap)

@@ -14,6 +14,8 @@ import numpy as np
 
 from healthtag.models.taxonomy import NON_HEALTH
 
+from .weak import decide
+
 GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
 DEFAULT_THRESHOLD = 0.5
 
@@ -45,15 +47,11 @@ def fit_thresholds(probs: np.ndarray, gold_sets: Sequence[set[str]], label_names
 
 
 def decide_labels(probs: np.ndarray, label_names: list[str], thresholds: dict[str, float]) -> list[set[str]]:
-    """Label sets as gold writes them: {'non_health'} or the topics over threshold."""
-    nh = label_names.index(NON_HEALTH)
+    """Label sets as gold writes them: {'non_health'} or the topics over threshold (rules of `weak.decide`)."""
     out = []
     for row in probs:
-        if row[nh] >= thresholds.get(NON_HEALTH, DEFAULT_THRESHOLD):
-            out.append({NON_HEALTH})
-            continue
-        out.append({name for j, name in enumerate(label_names)
-                    if j != nh and row[j] >= thresholds.get(name, DEFAULT_THRESHOLD)})
+        health, topics = decide(dict(zip(label_names, row.tolist())), thresholds)
+        out.append(set(topics) if health else {NON_HEALTH})
     return out
 
 
