@@ -52,7 +52,7 @@ def tiny_model_dir(tmp_path_factory, tiny_encoder_dir) -> Path:
         "name": "tiny",
         "out": str(base / "model"),
         "run_dir": str(base / "run"),
-        "encoder": {"spec": str(tiny_encoder_dir), "kept_vocab": None, "quantize_int8": True,
+        "encoder": {"spec": str(tiny_encoder_dir), "kept_vocab": None, "precision": "bf16",
                     "window": 64, "overlap": 8},
         "data": {"no_inews": True, "max_train_tokens": 256,
                  "calibration_gold": str(FIXTURES / "gold_labels_small.jsonl")},

