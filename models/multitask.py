@@ -29,7 +29,6 @@ class PooledArticle:
     doc: torch.Tensor            # [H]
     sentences: torch.Tensor      # [n_sentences, H]; zero rows for sentences with no tokens
     sentence_tokens: list[int]   # tokens per sentence (0 means never seen by the encoder)
-    title: torch.Tensor | None = None   # [H] mean of the title segment's tokens (with the e5 prefix)
 
 
 def position_features(n_sentences: int, sentence_chars: Sequence[int]) -> torch.Tensor:
@@ -100,9 +99,9 @@ class ArticleEncoder:
             for owner in art.segment_of_token:
                 counts[owner] += 1
             denom = torch.tensor([max(c, 1) for c in counts], dtype=torch.float32)[:, None]
-            segments = sent_sum[a] / denom
+            sentences = (sent_sum[a] / denom)[1:]
             doc = doc_sum[a] / max(art.n_tokens, 1)
-            pooled.append(PooledArticle(doc, segments[1:], counts[1:], segments[0]))
+            pooled.append(PooledArticle(doc, sentences, counts[1:]))
         return pooled
 
 

@@ -35,7 +35,7 @@ def cache_key(settings: EncoderSettings, layers: Sequence[int], max_tokens: int 
 def extract_features(titles: Sequence[str], sentences: Sequence[Sequence[str]], settings: EncoderSettings,
                      layers: Sequence[int] = (-1,), max_tokens: int | None = None,
                      cache_dir: Path | None = None, chunk: int = 32, desc: str = "features"):
-    """Dataset with columns doc_vec, title_vec, sent_vecs, sent_tokens, one row per article, in input order."""
+    """Dataset with columns doc_vec, sent_vecs, sent_tokens, one row per article, in input order."""
     from datasets import Dataset, load_from_disk
 
     key = cache_key(settings, layers, max_tokens, titles, sentences)
@@ -43,7 +43,7 @@ def extract_features(titles: Sequence[str], sentences: Sequence[Sequence[str]], 
     if target is not None and (target / "dataset_info.json").exists():
         return load_from_disk(str(target))
     tok, encoder = build_article_encoder(settings, layers=tuple(layers))
-    rows: dict[str, list] = {"doc_vec": [], "title_vec": [], "sent_vecs": [], "sent_tokens": []}
+    rows: dict[str, list] = {"doc_vec": [], "sent_vecs": [], "sent_tokens": []}
     with tqdm(total=len(titles), desc=desc, unit="art", file=sys.stderr) as bar:
         for first in range(0, len(titles), chunk):
             batch = [tokenize_article(tok, titles[i], sentences[i], settings.window, settings.overlap,
@@ -53,7 +53,6 @@ def extract_features(titles: Sequence[str], sentences: Sequence[Sequence[str]], 
                 pooled_batch = encoder.encode(batch)
             for pooled in pooled_batch:
                 rows["doc_vec"].append(pooled.doc.numpy().astype("float32"))
-                rows["title_vec"].append(pooled.title.numpy().astype("float32"))
                 rows["sent_vecs"].append(pooled.sentences.numpy().astype("float32"))
                 rows["sent_tokens"].append(pooled.sentence_tokens)
             bar.update(len(batch))
