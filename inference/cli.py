@@ -215,7 +215,7 @@ def evaluate(
 def _evaluate_rules(gold: Path, label_model: Path | None, unlabeled: list[str], taxonomy: Path | None) -> dict:
     from healthtag.models.rules import RuleModel
     from healthtag.training.topic_eval import format_side_by_side, score_topics
-    from healthtag.training.weak import LabelModel, predicted_labels, weighted_vote
+    from healthtag.training.weak import LabelModel, each_rule_alone, predicted_labels, weighted_vote
 
     tax = _taxonomy(taxonomy)
     model = RuleModel(tax)
@@ -242,13 +242,14 @@ def _evaluate_rules(gold: Path, label_model: Path | None, unlabeled: list[str], 
     def as_sets(probs: list[dict[str, float]]) -> list[set[str]]:
         return [set(predicted_labels(p)) for p in probs]
 
+    alone = score_topics("rules", gold_sets, as_sets([each_rule_alone(v, tax) for v in votes]), tax.label_ids)
     wv = score_topics("weighted vote", gold_sets, as_sets([weighted_vote(v, tax) for v in votes]), tax.label_ids)
     lmr = score_topics("label model", gold_sets, as_sets(lm.predict_proba(votes)), tax.label_ids)
     typer.echo(f"topics on {gold} ({len(arts)} articles); label model: {fitted_on}")
-    typer.echo(format_side_by_side([wv, lmr], {lab.id: lab.name for lab in tax.all_labels}))
+    typer.echo(format_side_by_side([alone, wv, lmr], {lab.id: lab.name for lab in tax.all_labels}))
     better = "label model" if lmr.micro_f1 > wv.micro_f1 else "weighted vote"
     typer.echo(f"better on micro-F1: {better} ({max(lmr.micro_f1, wv.micro_f1):.3f} vs {min(lmr.micro_f1, wv.micro_f1):.3f})")
-    return {"topics": {"weighted_vote": wv.to_dict(), "label_model": lmr.to_dict(), "better": better, "label_model_fitted_on": fitted_on}}
+    return {"topics": {"rules": alone.to_dict(), "weighted_vote": wv.to_dict(), "label_model": lmr.to_dict(), "better": better, "label_model_fitted_on": fitted_on}}
 
 
 def _existing_ids(path: Path, fmt: str) -> Counter:

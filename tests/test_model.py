@@ -45,7 +45,7 @@ def test_training_writes_a_loadable_model(tiny_model_dir: Path):
     assert any("self_training_changed_fraction" in r for r in rows)
     assert any(r.get("dropped_targets", 0) > 0 for r in rows)          # loss filtering was active
     evaluation = json.loads((tiny_model_dir / "eval.json").read_text())
-    assert {"weighted vote", "label model", "network alone"} <= set(evaluation["topics"])
+    assert {"rules", "weighted vote", "label model", "network alone", "model"} <= set(evaluation["topics"])
     assert {"lead_n", "textrank", "model"} == set(evaluation["summaries"])
     model = TopicSummaryModel.load(tiny_model_dir)
     scores = model.score([("义诊", ["专家走进乡村开展义诊。", "群众纷纷点赞。"])])

@@ -14,7 +14,8 @@ from healthtag.inference.article import Article
 from healthtag.inference.cli import app
 from healthtag.models.rules import RuleModel, needed_hits
 from healthtag.models.taxonomy import TaxonomyError, load_taxonomy, parse_taxonomy
-from healthtag.training.weak import BinaryDawidSkene, LabelModel, decide, sentence_salience, weighted_vote
+from healthtag.training.weak import (BinaryDawidSkene, LabelModel, decide, each_rule_alone, sentence_salience,
+                                    weighted_vote)
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -125,6 +126,15 @@ def test_veto_votes_against(mini: RuleModel):
     veto = [h for h in votes.hits if h.rule == "no_animals"]
     assert veto and veto[0].vote == -1
     assert votes.score("outreach_clinic") == pytest.approx(1.0 - 2.0)
+
+
+def test_each_rule_alone_fires_on_any_vote_for_and_none_against(mini: RuleModel):
+    tax = mini.taxonomy
+    alone = each_rule_alone(mini.apply(art("医院医生来到社区开展义诊。")), tax)
+    assert alone["outreach_clinic"] == 1.0
+    vetoed = each_rule_alone(mini.apply(art("兽医站开展义诊下乡活动。")), tax)
+    assert vetoed["outreach_clinic"] == 0.0
+    assert set(alone) == {lab.id for lab in tax.all_labels}
 
 
 def test_density_rules_gate_health(mini: RuleModel):
@@ -244,6 +254,7 @@ def test_evaluate_rules_only_prints_both_aggregators(tmp_path: Path):
     assert res.exit_code == 0, res.output
     assert "weighted vote" in res.stdout and "label model" in res.stdout and "better on micro-F1" in res.stdout
     rep = json.loads(out.read_text())["topics"]
+    assert 0.0 <= rep["rules"]["micro_f1"] <= 1.0
     assert rep["weighted_vote"]["non_health_accuracy"] == 1.0
     assert rep["weighted_vote"]["micro_f1"] == 1.0
 

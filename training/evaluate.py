@@ -1,7 +1,8 @@
 """Side-by-side evaluation on a gold file: rules vs label model vs trained model, and summaries.
 
-Topics: weighted vote and label model (fixed 0.5 decisions, as they run in
-production), the network alone and the shipped model (network combined with
+Topics: the rules each on their own (a label when any of its rules votes for
+it and none against), the weighted vote and the label model (fixed 0.5
+decisions, as they run in production), the network alone and the shipped model (network combined with
 the rules), each with micro/macro-F1, per-label P/R/F1 and non_health
 accuracy. When the gold file is the one the model's thresholds were
 calibrated on, the model rows use cross-validated thresholds (fitted on the
@@ -31,7 +32,7 @@ from healthtag.models.taxonomy import load_taxonomy
 
 from .calibrate import cross_validated_sets, decide_labels
 from .topic_eval import format_side_by_side, load_gold_labels, score_topics
-from .weak import LabelModel, predicted_labels, weighted_vote
+from .weak import LabelModel, each_rule_alone, predicted_labels, weighted_vote
 
 
 @dataclass
@@ -113,7 +114,9 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
     wv_sets = [set(predicted_labels(weighted_vote(v, tax))) for v in votes]
     lm = LabelModel.load(bundled_label_model(), rules)
     lm_sets = [set(predicted_labels(p)) for p in lm.predict_proba(votes)]
-    reports = [score_topics("weighted vote", gold.labels, wv_sets, tax.label_ids),
+    rule_sets = [set(predicted_labels(each_rule_alone(v, tax))) for v in votes]
+    reports = [score_topics("rules", gold.labels, rule_sets, tax.label_ids),
+               score_topics("weighted vote", gold.labels, wv_sets, tax.label_ids),
                score_topics("label model", gold.labels, lm_sets, tax.label_ids)]
     notes = []
     sentence_scores = None
@@ -140,6 +143,8 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
         reports += [score_topics("network alone", gold.labels, net_sets, tax.label_ids),
                     score_topics("model", gold.labels, model_sets, tax.label_ids)]
         notes.append(f"model = network combined with the rules by `{model.combine}`")
+        margins = {r.name: round(reports[-1].micro_f1 - r.micro_f1, 4) for r in reports[:3]}
+        notes.append("model micro-F1 minus " + ", ".join(f"{k} {v:+.3f}" for k, v in margins.items()))
     budget = budget or SummaryBudget()
     summaries = summary_table(gold, sentence_scores, budget)
     text = "\n".join([f"topics on {gold_path} ({len(gold.articles)} articles)", *notes,

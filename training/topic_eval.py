@@ -115,7 +115,7 @@ def score_topics(name: str, gold: list[set[str]], pred: list[set[str]], label_id
 
 def format_side_by_side(reports: list[TopicReport], label_names: dict[str, str]) -> str:
     """A plain-text table: the summary rows, then per-label P/R/F1 for each system."""
-    head = f"{'':24}" + "".join(f"{r.name:>22}" for r in reports)
+    head = f"{'':24}" + "".join(f"{r.name:>18}" for r in reports)
     rows = [head]
     for key, title in [
         ("micro_f1", "micro-F1 (all labels)"),
@@ -124,14 +124,14 @@ def format_side_by_side(reports: list[TopicReport], label_names: dict[str, str])
         ("topic_macro_f1", "macro-F1 (topics only)"),
         ("non_health_accuracy", "non_health accuracy"),
     ]:
-        rows.append(f"{title:24}" + "".join(f"{r.summary()[key]:>22.3f}" for r in reports))
+        rows.append(f"{title:24}" + "".join(f"{r.summary()[key]:>18.3f}" for r in reports))
     rows.append("")
-    rows.append(f"{'label (support)':24}" + "".join(f"{'P / R / F1':>22}" for _ in reports))
+    rows.append(f"{'label (support)':24}" + "".join(f"{'P / R / F1':>18}" for _ in reports))
     labels = list(reports[0].per_label)
     for k in labels:
         sup = reports[0].per_label[k].tp + reports[0].per_label[k].fn
         cells = "".join(
-            f"{r.per_label[k].precision:>10.2f}/{r.per_label[k].recall:.2f}/{r.per_label[k].f1:.2f}" for r in reports
+            f"{r.per_label[k].precision:>8.2f}/{r.per_label[k].recall:.2f}/{r.per_label[k].f1:.2f}" for r in reports
         )
         rows.append(f"{k[:19] + f' ({sup})':24}{cells}   {label_names.get(k, '')}")
     return "\n".join(rows)

@@ -54,6 +54,20 @@ def weighted_vote(votes: ArticleVotes, taxonomy: Taxonomy) -> dict[str, float]:
     return apply_gate(probs)
 
 
+def each_rule_alone(votes: ArticleVotes, taxonomy: Taxonomy) -> dict[str, float]:
+    """The rules with no aggregation: a label (or the gate) is 1 when any of its rules
+    votes for it and none votes against it, else 0; weights and thresholds are ignored.
+
+    This is the "rules" row of the evaluation, the baseline that the aggregators
+    and the trained model are measured against.
+    """
+    out = {}
+    for lab in taxonomy.all_labels:
+        own = [h.vote for h in votes.hits if h.label == lab.id]
+        out[lab.id] = 1.0 if any(v > 0 for v in own) and not any(v < 0 for v in own) else 0.0
+    return out
+
+
 def decide(probs: dict[str, float], threshold: float | dict[str, float] = 0.5) -> tuple[bool, list[str]]:
     """(health, predicted topic ids, best first) from gated probabilities."""
     def thr(k: str) -> float:
