@@ -19,7 +19,7 @@ from tqdm import tqdm
 from healthtag.models.chunking import tokenize_article
 from healthtag.models.runtime import EncoderSettings, build_article_encoder
 
-FEATURES_VERSION = 2   # bump when the stored columns change
+FEATURES_VERSION = 2   # bump when what is stored changes (columns, pooling), to invalidate old caches
 
 
 def cache_key(settings: EncoderSettings, layers: Sequence[int], max_tokens: int | None,
