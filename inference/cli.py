@@ -22,7 +22,7 @@ from healthtag.resources import bundled_label_model, bundled_seeds_dir
 
 from .article import Article
 from .ingest import InputRecord, iter_inputs
-from .segment import article_from_record, iter_spans
+from .segment import iter_spans
 
 app = typer.Typer(
     add_completion=False,
@@ -214,8 +214,9 @@ def evaluate(
 
 def _evaluate_rules(gold: Path, label_model: Path | None, unlabeled: list[str], taxonomy: Path | None) -> dict:
     from healthtag.models.rules import RuleModel
-    from healthtag.training.topic_eval import format_side_by_side, score_topics
-    from healthtag.training.weak import LabelModel, each_rule_alone, predicted_labels, weighted_vote
+    from healthtag.training.evaluate import rule_reports
+    from healthtag.training.topic_eval import format_side_by_side
+    from healthtag.training.weak import LabelModel
 
     tax = _taxonomy(taxonomy)
     model = RuleModel(tax)
@@ -239,12 +240,7 @@ def _evaluate_rules(gold: Path, label_model: Path | None, unlabeled: list[str], 
         lm = LabelModel(model).fit(votes + [model.apply(a) for a in extra])
         fitted_on = f"fitted on the {len(arts)} gold texts (labels unused) + {len(extra)} unlabeled articles"
 
-    def as_sets(probs: list[dict[str, float]]) -> list[set[str]]:
-        return [set(predicted_labels(p)) for p in probs]
-
-    alone = score_topics("rules", gold_sets, as_sets([each_rule_alone(v, tax) for v in votes]), tax.label_ids)
-    wv = score_topics("weighted vote", gold_sets, as_sets([weighted_vote(v, tax) for v in votes]), tax.label_ids)
-    lmr = score_topics("label model", gold_sets, as_sets(lm.predict_proba(votes)), tax.label_ids)
+    alone, wv, lmr = rule_reports(votes, gold_sets, tax, lm)
     typer.echo(f"topics on {gold} ({len(arts)} articles); label model: {fitted_on}")
     typer.echo(format_side_by_side([alone, wv, lmr], {lab.id: lab.name for lab in tax.all_labels}))
     better = "label model" if lmr.micro_f1 > wv.micro_f1 else "weighted vote"

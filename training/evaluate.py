@@ -27,11 +27,11 @@ import numpy as np
 from healthtag.inference.article import Article
 from healthtag.inference.segment import article_from_record
 from healthtag.inference.summarize import SummaryBudget, lead_scores, summarize, textrank_scores
-from healthtag.models.rules import RuleModel
-from healthtag.models.taxonomy import load_taxonomy
+from healthtag.models.rules import ArticleVotes, RuleModel
+from healthtag.models.taxonomy import Taxonomy, load_taxonomy
 
 from .calibrate import cross_validated_sets, decide_labels
-from .topic_eval import format_side_by_side, load_gold_labels, score_topics
+from .topic_eval import TopicReport, format_side_by_side, load_gold_labels, score_topics
 from .weak import LabelModel, each_rule_alone, predicted_labels, weighted_vote
 
 
@@ -103,6 +103,17 @@ def format_summary_table(table: dict[str, dict[str, float]], budget: SummaryBudg
     return "\n".join(rows)
 
 
+def rule_reports(votes: Sequence[ArticleVotes], gold_labels: Sequence[set[str]], taxonomy: Taxonomy,
+                 label_model: LabelModel) -> list[TopicReport]:
+    """The three rule-based rows, at their production 0.5 decisions: rules each alone, weighted vote, label model."""
+    def scored(name: str, probs: Sequence[dict[str, float]]) -> TopicReport:
+        return score_topics(name, list(gold_labels), [set(predicted_labels(p)) for p in probs], taxonomy.label_ids)
+
+    return [scored("rules", [each_rule_alone(v, taxonomy) for v in votes]),
+            scored("weighted vote", [weighted_vote(v, taxonomy) for v in votes]),
+            scored("label model", label_model.predict_proba(list(votes)))]
+
+
 def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudget | None = None) -> tuple[dict, str]:
     """The full report as (JSON-able dict, printable text)."""
     from healthtag.resources import bundled_label_model
@@ -111,13 +122,8 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
     tax = load_taxonomy(None)
     rules = RuleModel(tax)
     votes = [rules.apply(a) for a in gold.articles]
-    wv_sets = [set(predicted_labels(weighted_vote(v, tax))) for v in votes]
-    lm = LabelModel.load(bundled_label_model(), rules)
-    lm_sets = [set(predicted_labels(p)) for p in lm.predict_proba(votes)]
-    rule_sets = [set(predicted_labels(each_rule_alone(v, tax))) for v in votes]
-    reports = [score_topics("rules", gold.labels, rule_sets, tax.label_ids),
-               score_topics("weighted vote", gold.labels, wv_sets, tax.label_ids),
-               score_topics("label model", gold.labels, lm_sets, tax.label_ids)]
+    baselines = rule_reports(votes, gold.labels, tax, LabelModel.load(bundled_label_model(), rules))
+    reports = list(baselines)
     notes = []
     sentence_scores = None
     if model_dir is not None:
@@ -143,7 +149,7 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
         reports += [score_topics("network alone", gold.labels, net_sets, tax.label_ids),
                     score_topics("model", gold.labels, model_sets, tax.label_ids)]
         notes.append(f"model = network combined with the rules by `{model.combine}`")
-        margins = {r.name: round(reports[-1].micro_f1 - r.micro_f1, 4) for r in reports[:3]}
+        margins = {r.name: round(reports[-1].micro_f1 - r.micro_f1, 4) for r in baselines}
         notes.append("model micro-F1 minus " + ", ".join(f"{k} {v:+.3f}" for k, v in margins.items()))
     budget = budget or SummaryBudget()
     summaries = summary_table(gold, sentence_scores, budget)
