@@ -25,7 +25,7 @@ from healthtag.models.topic_model import combine_scores, save_model
 
 from .build_weak_dataset import build as build_weak
 from .calibrate import fit_thresholds
-from .evaluate import evaluate, file_digest, load_gold, rule_scores
+from .evaluate import evaluate, load_gold, rule_scores
 from .features import extract_features
 from .heads_training import HeadTrainingConfig, TrainingData, predict_docs, train_heads
 from .model_card import write_model_card
