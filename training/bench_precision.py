@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     base = EncoderSettings.from_dict(read_model_config(model_dir)["encoder"], model_dir)
     articles = list(itertools.islice(corpus_articles(args.corpus), args.articles))
     results = {}
-    for precision in ("fp32",) + tuple(p for p in PRECISIONS if p != "fp32"):
+    for precision in sorted(PRECISIONS, key=lambda p: p != "fp32"):   # fp32 first: it is the reference
         settings = dataclasses.replace(base, precision=precision)
         results[precision] = (resolve_precision(precision), *_pooled_docs(settings, articles, args.repeats))
     reference = results["fp32"][1]

@@ -12,9 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from healthtag.models.taxonomy import NON_HEALTH
-
-from .weak import decide
+from .weak import predicted_labels
 
 GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
 DEFAULT_THRESHOLD = 0.5
@@ -47,12 +45,8 @@ def fit_thresholds(probs: np.ndarray, gold_sets: Sequence[set[str]], label_names
 
 
 def decide_labels(probs: np.ndarray, label_names: list[str], thresholds: dict[str, float]) -> list[set[str]]:
-    """Label sets as gold writes them: {'non_health'} or the topics over threshold (rules of `weak.decide`)."""
-    out = []
-    for row in probs:
-        health, topics = decide(dict(zip(label_names, row.tolist())), thresholds)
-        out.append(set(topics) if health else {NON_HEALTH})
-    return out
+    """Label sets as gold writes them: {'non_health'} or the topics over threshold (`weak.predicted_labels`)."""
+    return [set(predicted_labels(dict(zip(label_names, row.tolist())), thresholds)) for row in probs]
 
 
 def folds(n: int, k: int, seed: int = 0) -> list[list[int]]:

@@ -2,9 +2,9 @@
 
 Topics: the rules each on their own (a label when any of its rules votes for
 it and none against), the weighted vote and the label model (fixed 0.5
-decisions, as they run in production), the network alone and the shipped model (network combined with
-the rules), each with micro/macro-F1, per-label P/R/F1 and non_health
-accuracy. When the gold file is the one the model's thresholds were
+decisions, as they run in production), the network alone and the shipped
+model (network combined with the rules), each with micro/macro-F1, per-label
+P/R/F1 and non_health accuracy. When the gold file is the one the model's thresholds were
 calibrated on, the model rows use cross-validated thresholds (fitted on the
 other folds) so the figures are not the ones that were tuned.
 

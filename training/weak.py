@@ -79,9 +79,9 @@ def decide(probs: dict[str, float], threshold: float | dict[str, float] = 0.5) -
     return True, sorted(topics, key=lambda k: -probs[k])
 
 
-def predicted_labels(probs: dict[str, float]) -> list[str]:
+def predicted_labels(probs: dict[str, float], threshold: float | dict[str, float] = 0.5) -> list[str]:
     """The label list as gold files write it: the topics, or ['non_health'] alone."""
-    health, topics = decide(probs)
+    health, topics = decide(probs, threshold)
     return topics if health else [NON_HEALTH]
 
 
