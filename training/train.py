@@ -83,7 +83,9 @@ def run(config: dict, out: Path | None = None) -> Path:
                                      settings, cache_dir=run_dir / "features", desc="calibration vectors")
     network = predict_docs(heads, torch.tensor(np.asarray(gold_features["doc_vec"], dtype=np.float32))).numpy()
     combine = config.get("combine", "max")
-    combined = combine_scores(network, rule_scores(gold.articles, labels), combine)
+    evidence_kind = config.get("rule_evidence", "weighted_vote")
+    evidence = rule_scores(gold.articles, labels, evidence=evidence_kind)
+    combined = combine_scores(network, evidence, combine)
     model_config = {
         "name": config.get("name", out.name),
         "encoder": settings.to_dict(),
@@ -91,7 +93,9 @@ def run(config: dict, out: Path | None = None) -> Path:
         "label_names": _label_names(),
         "thresholds": fit_thresholds(combined, gold.labels, labels),
         "network_thresholds": fit_thresholds(network, gold.labels, labels),
+        "evidence_thresholds": fit_thresholds(evidence, gold.labels, labels),
         "combine": combine,
+        "rule_evidence": evidence_kind,
         "summary": config.get("summary", {}),
         "calibration": {"gold": gold_path.name, "gold_digest": gold.digest, "articles": len(gold.articles)},
         "training": {"config": config["training"], "articles": len(data),

@@ -54,6 +54,44 @@ def weighted_vote(votes: ArticleVotes, taxonomy: Taxonomy) -> dict[str, float]:
     return apply_gate(probs)
 
 
+def mentioning_sentences(art: Article, votes: ArticleVotes) -> dict[str, int]:
+    """Per label with a positive vote: how many sentences (the headline counts as one)
+    contain a term its rules matched; at least 1, since the label's rules did fire."""
+    headline = " ".join(x for x in (art.kicker, art.title, art.subtitle) if x)
+    sentences = ([headline] if headline else []) + list(art.sentences)
+    out = {}
+    for label, terms in votes.terms_by_label().items():
+        words = [t for t in terms if "/" not in t]   # density rules report a rate, not a term
+        out[label] = max(1, sum(1 for s in sentences if any(w in s for w in words)))
+    return out
+
+
+def graded_vote(art: Article, votes: ArticleVotes, taxonomy: Taxonomy) -> dict[str, float]:
+    """The weighted vote with each topic scaled by how prominent it is: × (1 − 2^−n)
+    for n sentences mentioning it (0.5 for one passing mention, 0.75 for two …).
+
+    Gold tags name what an article is about, while a keyword rule fires on a
+    single passing mention; most rule errors on dev are such mentions. The
+    scaling gives per-label thresholds a way to ask for more than one mention.
+    It has no fitted parameter; `non_health` is left as voted.
+    """
+    probs = weighted_vote(votes, taxonomy)
+    mentions = mentioning_sentences(art, votes)
+    return {k: v if k == NON_HEALTH else v * (1.0 - 0.5 ** mentions.get(k, 0)) for k, v in probs.items()}
+
+
+RULE_EVIDENCE = ("weighted_vote", "graded_vote")
+
+
+def rule_evidence(kind: str, art: Article, votes: ArticleVotes, taxonomy: Taxonomy) -> dict[str, float]:
+    """The rule scores a trained model combines with its network (`kind` from its config)."""
+    if kind == "weighted_vote":
+        return weighted_vote(votes, taxonomy)
+    if kind == "graded_vote":
+        return graded_vote(art, votes, taxonomy)
+    raise ValueError(f"unknown rule evidence {kind!r}; choose one of {RULE_EVIDENCE}")
+
+
 def each_rule_alone(votes: ArticleVotes, taxonomy: Taxonomy) -> dict[str, float]:
     """The rules with no aggregation: a label (or the gate) is 1 when any of its rules
     votes for it and none votes against it, else 0; weights and thresholds are ignored.
