@@ -58,7 +58,7 @@ def tiny_model_dir(tmp_path_factory, tiny_encoder_dir) -> Path:
                  "calibration_gold": str(FIXTURES / "gold_labels_small.jsonl")},
         "training": {"epochs": 3, "batch_size": 8, "self_training_rounds": 1, "loss_filter": 0.1,
                      "loss_filter_warmup": 1, "log_every": 1},
-        "combine": "max",
+        "combine": "max_rules_gate",   # the shipped rule: the health gate is the rules', so tests do not hang on a random net
         "rule_evidence": "graded_vote",
         "summary": {"min_chars": 30, "max_chars": 120},
     }
