@@ -10,7 +10,10 @@ Two aggregators, side by side, because neither is best everywhere:
   don't, i.e. each rule's accuracy, without gold labels. Abstention is an
   outcome of its own, because keyword rules abstain far more on negatives.
 
-Both apply the health gate: the `non_health` probability scales every topic
+A trained model combines its network with `graded_vote`, the weighted vote
+scaled by how many sentences mention the topic (`rule_evidence` picks).
+
+Both aggregators apply the health gate: the `non_health` probability scales every topic
 down, so a non-health article gets no topic.
 """
 
