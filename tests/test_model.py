@@ -63,10 +63,10 @@ def test_predictor_combines_the_network_with_the_models_rule_evidence(tiny_model
     from healthtag.training.weak import graded_vote, weighted_vote
 
     predictor = Predictor.load(tiny_model_dir)
-    text = "县中医院开展中医药义诊。" + "村民排队测量血压，领取宣传资料。" * 3 + "中医专家讲解养生知识。"
-    pred = predictor.predict(text, title="中医药进乡村", id="x")
+    text = "县人民医院专家走进乡村开展义诊。" + "村民排队测量血压，领取宣传资料。" * 3 + "中医专家讲解养生知识。"
+    pred = predictor.predict(text, title="义诊进乡村", id="x")
     model = predictor.model
-    art = article_from_record({"id": "x", "title": "中医药进乡村", "text": text}, "x")
+    art = article_from_record({"id": "x", "title": "义诊进乡村", "text": text}, "x")
     votes = RuleModel(predictor.taxonomy).apply(art)
     graded, flat = graded_vote(art, votes, predictor.taxonomy), weighted_vote(votes, predictor.taxonomy)
     assert graded["tcm"] < flat["tcm"]                       # the scaling is in effect for this article

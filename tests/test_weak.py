@@ -15,7 +15,8 @@ from healthtag.inference.cli import app
 from healthtag.models.rules import RuleModel, needed_hits
 from healthtag.models.taxonomy import TaxonomyError, load_taxonomy, parse_taxonomy
 from healthtag.training.weak import (BinaryDawidSkene, LabelModel, decide, each_rule_alone, graded_vote,
-                                    mentioning_sentences, rule_evidence, sentence_salience, weighted_vote)
+                                    mentioning_sentences, prominence, rule_evidence, sentence_salience,
+                                    weighted_vote)
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -154,25 +155,29 @@ def test_weighted_vote_threshold_is_inclusive(mini: RuleModel):
     assert probs["outreach_clinic"] >= 0.5
 
 
-def test_mentions_count_sentences_with_matched_terms_headline_included(mini: RuleModel):
+def test_mentions_count_sentences_with_matched_terms_headline_twice(mini: RuleModel):
     once = art("医院医生为群众看病，讲健康，来到社区开展咨询和义诊。天气晴朗。大家很满意。")
     votes = mini.apply(once)
     assert mentioning_sentences(once, votes)["outreach_clinic"] == 1
     assert "non_health" not in mentioning_sentences(once, votes)        # density terms are rates, not words
     titled = art(once.text, title="社区义诊")
-    assert mentioning_sentences(titled, mini.apply(titled))["outreach_clinic"] == 2
+    assert mentioning_sentences(titled, mini.apply(titled))["outreach_clinic"] == 3
 
 
-def test_graded_vote_halves_a_passing_mention_and_trusts_a_repeated_one(mini: RuleModel):
+def test_prominence_grows_with_mentions_and_caps_at_the_whole_vote():
+    assert prominence(1) == pytest.approx(4 / 7) and prominence(2) == pytest.approx(6 / 7)
+    assert prominence(3) == prominence(10) == 1.0
+
+
+def test_graded_vote_discounts_a_passing_mention_and_keeps_a_repeated_one(mini: RuleModel):
     once = art("医院医生为群众看病，讲健康，来到社区开展咨询和义诊。天气晴朗。大家很满意。")
     v1 = mini.apply(once)
     flat, graded = weighted_vote(v1, mini.taxonomy), graded_vote(once, v1, mini.taxonomy)
-    assert graded["outreach_clinic"] == pytest.approx(flat["outreach_clinic"] * 0.5)
+    assert graded["outreach_clinic"] == pytest.approx(flat["outreach_clinic"] * 4 / 7)
     assert graded["non_health"] == flat["non_health"]
     thrice = art("医院医生为群众看病，讲健康，来到社区开展咨询和义诊。义诊持续一天。下午继续义诊。")
     v3 = mini.apply(thrice)
-    assert graded_vote(thrice, v3, mini.taxonomy)["outreach_clinic"] == pytest.approx(
-        weighted_vote(v3, mini.taxonomy)["outreach_clinic"] * 0.875)
+    assert graded_vote(thrice, v3, mini.taxonomy)["outreach_clinic"] == weighted_vote(v3, mini.taxonomy)["outreach_clinic"]
     assert rule_evidence("weighted_vote", once, v1, mini.taxonomy) == flat
     with pytest.raises(ValueError, match="unknown rule evidence"):
         rule_evidence("loudest", once, v1, mini.taxonomy)

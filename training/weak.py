@@ -11,7 +11,7 @@ Two aggregators, side by side, because neither is best everywhere:
   outcome of its own, because keyword rules abstain far more on negatives.
 
 A trained model combines its network with `graded_vote`, the weighted vote
-scaled by how many sentences mention the topic (`rule_evidence` picks).
+scaled down when few sentences mention the topic (`rule_evidence` picks).
 
 Both aggregators apply the health gate: the `non_health` probability scales every topic
 down, so a non-health article gets no topic.
@@ -57,21 +57,35 @@ def weighted_vote(votes: ArticleVotes, taxonomy: Taxonomy) -> dict[str, float]:
     return apply_gate(probs)
 
 
+HEADLINE_MENTIONS = 2      # a topic named in the headline is what the article is about
+FULL_VOTE_MENTIONS = 3     # from this many mentions on, a topic keeps its whole vote
+
+
 def mentioning_sentences(art: Article, votes: ArticleVotes) -> dict[str, int]:
-    """Per label with a positive vote: how many sentences (the headline counts as one)
-    contain a term its rules matched; at least 1, since the label's rules did fire."""
+    """Per label with a positive vote: how many sentences contain a term its rules matched,
+    the headline counting as HEADLINE_MENTIONS; at least 1, since the label's rules did fire."""
     headline = " ".join(x for x in (art.kicker, art.title, art.subtitle) if x)
-    sentences = ([headline] if headline else []) + list(art.sentences)
     out = {}
     for label, terms in votes.terms_by_label().items():
         words = [t for t in terms if "/" not in t]   # density rules report a rate, not a term
-        out[label] = max(1, sum(1 for s in sentences if any(w in s for w in words)))
+        n = sum(1 for s in art.sentences if any(w in s for w in words))
+        n += HEADLINE_MENTIONS if any(w in headline for w in words) else 0
+        out[label] = max(1, n)
     return out
 
 
+def prominence(mentions: int) -> float:
+    """Share of its vote a topic keeps: 4/7 for one mention, 6/7 for two, all of it from three.
+
+    1 − 2^−n (each mention halves the doubt), scaled so that FULL_VOTE_MENTIONS
+    keep the vote whole; a topic the article dwells on is then decided exactly as
+    the rules decide it, also for labels whose threshold dev cannot calibrate.
+    """
+    return min(1.0, (1.0 - 0.5 ** mentions) / (1.0 - 0.5 ** FULL_VOTE_MENTIONS))
+
+
 def graded_vote(art: Article, votes: ArticleVotes, taxonomy: Taxonomy) -> dict[str, float]:
-    """The weighted vote with each topic scaled by how prominent it is: × (1 − 2^−n)
-    for n sentences mentioning it (0.5 for one passing mention, 0.75 for two …).
+    """The weighted vote with each topic scaled by how prominent it is (`prominence`).
 
     Gold tags name what an article is about, while a keyword rule fires on a
     single passing mention; most rule errors on dev are such mentions. The
@@ -80,7 +94,7 @@ def graded_vote(art: Article, votes: ArticleVotes, taxonomy: Taxonomy) -> dict[s
     """
     probs = weighted_vote(votes, taxonomy)
     mentions = mentioning_sentences(art, votes)
-    return {k: v if k == NON_HEALTH else v * (1.0 - 0.5 ** mentions.get(k, 0)) for k, v in probs.items()}
+    return {k: v if k == NON_HEALTH else v * prominence(mentions.get(k, 0)) for k, v in probs.items()}
 
 
 RULE_EVIDENCE = ("weighted_vote", "graded_vote")
