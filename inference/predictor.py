@@ -202,7 +202,7 @@ class Predictor:
             if network_scores is None:
                 scores, thresholds, disagreement, sentence_scores = rp, {}, [], None
             else:
-                evidence = rule_evidence(self.model.rule_evidence, art, v, tax)
+                evidence = rule_evidence(self.model.rule_evidence, art, v, tax, flat=rp)
                 scores, disagreement = self._model_scores(network_scores[k].network, evidence, rp)
                 thresholds, sentence_scores = self.model.thresholds, network_scores[k].sentence
             health, topics = decide(scores, thresholds)

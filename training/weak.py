@@ -84,15 +84,17 @@ def prominence(mentions: int) -> float:
     return min(1.0, (1.0 - 0.5 ** mentions) / (1.0 - 0.5 ** FULL_VOTE_MENTIONS))
 
 
-def graded_vote(art: Article, votes: ArticleVotes, taxonomy: Taxonomy) -> dict[str, float]:
+def graded_vote(art: Article, votes: ArticleVotes, taxonomy: Taxonomy,
+                flat: dict[str, float] | None = None) -> dict[str, float]:
     """The weighted vote with each topic scaled by how prominent it is (`prominence`).
 
     Gold tags name what an article is about, while a keyword rule fires on a
     single passing mention; most rule errors on dev are such mentions. The
     scaling gives per-label thresholds a way to ask for more than one mention.
-    It has no fitted parameter; `non_health` is left as voted.
+    It has no fitted parameter; `non_health` is left as voted. `flat` is the
+    article's weighted vote when the caller already has it.
     """
-    probs = weighted_vote(votes, taxonomy)
+    probs = flat if flat is not None else weighted_vote(votes, taxonomy)
     mentions = mentioning_sentences(art, votes)
     return {k: v if k == NON_HEALTH else v * prominence(mentions.get(k, 0)) for k, v in probs.items()}
 
@@ -100,12 +102,14 @@ def graded_vote(art: Article, votes: ArticleVotes, taxonomy: Taxonomy) -> dict[s
 RULE_EVIDENCE = ("weighted_vote", "graded_vote")
 
 
-def rule_evidence(kind: str, art: Article, votes: ArticleVotes, taxonomy: Taxonomy) -> dict[str, float]:
-    """The rule scores a trained model combines with its network (`kind` from its config)."""
+def rule_evidence(kind: str, art: Article, votes: ArticleVotes, taxonomy: Taxonomy,
+                  flat: dict[str, float] | None = None) -> dict[str, float]:
+    """The rule scores a trained model combines with its network (`kind` from its config);
+    `flat` is the article's weighted vote when the caller already has it."""
     if kind == "weighted_vote":
-        return weighted_vote(votes, taxonomy)
+        return flat if flat is not None else weighted_vote(votes, taxonomy)
     if kind == "graded_vote":
-        return graded_vote(art, votes, taxonomy)
+        return graded_vote(art, votes, taxonomy, flat)
     raise ValueError(f"unknown rule evidence {kind!r}; choose one of {RULE_EVIDENCE}")
 
 
