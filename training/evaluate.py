@@ -63,11 +63,14 @@ def load_gold(path: Path) -> GoldSet:
 
 
 def rule_scores(articles: Sequence[Article], labels: list[str], taxonomy=None,
-                evidence: str = "weighted_vote") -> np.ndarray:
-    """Rule evidence (`weak.rule_evidence`) per article, columns in ``labels`` order."""
+                evidence: str = "weighted_vote", votes: Sequence[ArticleVotes] | None = None) -> np.ndarray:
+    """Rule evidence (`weak.rule_evidence`) per article, columns in ``labels`` order;
+    pass the articles' `votes` when they are already computed."""
     tax = taxonomy or load_taxonomy(None)
-    model = RuleModel(tax)
-    rows = [rule_evidence(evidence, a, model.apply(a), tax) for a in articles]
+    if votes is None:
+        model = RuleModel(tax)
+        votes = [model.apply(a) for a in articles]
+    rows = [rule_evidence(evidence, a, v, tax) for a, v in zip(articles, votes)]
     return np.array([[row.get(k, 0.0) for k in labels] for row in rows])
 
 
@@ -141,7 +144,7 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
             chunk = gold.articles[first:first + 16]
             scores += model.score([(a.title, a.sentences) for a in chunk])
         network = np.stack([s.network for s in scores])
-        evidence = rule_scores(gold.articles, model.labels, tax, model.rule_evidence)
+        evidence = rule_scores(gold.articles, model.labels, tax, model.rule_evidence, votes)
         combined = combine_scores(network, evidence, model.combine)
         sentence_scores = [s.sentence for s in scores]
         calibrated_here = model.config.get("calibration", {}).get("gold_digest") == gold.digest

@@ -4,10 +4,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+GRADED_NOTE = (" (the weighted vote × min(1, (1 − 2^−n) / (1 − 2^−3)), n = sentences mentioning the topic "
+               "with the headline counting twice, so one passing mention keeps 4/7 of the vote)")
+
 
 def write_model_card(out: Path, config: dict, result: dict, table: str, log, train_seconds: float,
                      feature_seconds: float, n_articles: int) -> None:
     data = config["data"]
+    evidence = config.get("rule_evidence", "weighted_vote")
     lines = [
         f"# healthtag model `{config.get('name', out.name)}`",
         "",
@@ -23,9 +27,7 @@ def write_model_card(out: Path, config: dict, result: dict, table: str, log, tra
         "article vector and a sentence head (salience) on each sentence's pooled tokens, the article vector and "
         "position features. One encoder pass feeds both.",
         f"- Final topic score: `{config.get('combine', 'max')}` of the network's probability and the rules' "
-        f"`{config.get('rule_evidence', 'weighted_vote')}` (the graded vote scales the weighted vote by "
-        "min(1, (1 − 2^−n) / (1 − 2^−3)), n = sentences mentioning the topic with the headline counting twice, "
-        "so one passing mention keeps 4/7 of the vote); "
+        f"`{evidence}`{GRADED_NOTE if evidence == 'graded_vote' else ''}; "
         "per-label thresholds calibrated on the gold dev file.",
         "",
         "## Training data (weak supervision only)",
