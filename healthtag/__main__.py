@@ -1,5 +1,5 @@
 """`python -m healthtag` runs the CLI."""
 
-from healthtag.inference.cli import main
+from healthtag.cli import main
 
 main()

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from healthtag.text.textnorm import normalize_line
+
 from .lineshape import can_continue, comma_count, is_broken_line
-from .textnorm import normalize_line
 
 PAGE_SUFFIXES = (".txt",)
 JSONL_SUFFIXES = (".jsonl",)
@@ -67,6 +68,7 @@ class InputRecord:
     article: dict[str, Any] | None = None  # {"id", "title", "text"} from JSONL
     line: int | None = None
     error: str | None = None
+    size: int = 0          # input bytes this record covers (for progress); 0 when unknown
 
 
 # ---------------------------------------------------------------- decoding
@@ -253,7 +255,9 @@ def read_jsonl(path: str | Path) -> Iterator[InputRecord]:
 def _jsonl_records(lines: list[str], source: str) -> Iterator[InputRecord]:
     for lineno, line in enumerate(lines, 1):
         if line.strip():
-            yield parse_jsonl_line(line, source, lineno)
+            rec = parse_jsonl_line(line, source, lineno)
+            rec.size = len(line.encode("utf-8", errors="replace")) + 1
+            yield rec
 
 
 # ---------------------------------------------------------------- paths
@@ -291,9 +295,9 @@ def iter_inputs(paths: list[str]) -> Iterator[InputRecord]:
             yield from read_jsonl(path)
         else:
             try:
-                yield InputRecord(source=name, page=read_page(path))
+                yield InputRecord(source=name, page=read_page(path), size=_size(path))
             except IngestError as exc:
-                yield InputRecord(source=name, error=str(exc))
+                yield InputRecord(source=name, error=str(exc), size=_size(path))
 
 
 def _read_stdin() -> Iterator[InputRecord]:
@@ -308,3 +312,21 @@ def _read_stdin() -> Iterator[InputRecord]:
         yield from _jsonl_records(text.split("\n"), "<stdin>")
     else:
         yield InputRecord(source="-", page=page_from_text(text, source="<stdin>", encoding=enc))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def input_size(paths: list[str]) -> int | None:
+    """Total bytes of the files the paths expand to (None when stdin is among them: size unknown)."""
+    total = 0
+    for name, path in expand_paths(paths):
+        if name == "-":
+            return None
+        if path is not None:
+            total += _size(path)
+    return total

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 
-from .textnorm import ends_sentence
+from healthtag.text.textnorm import ends_sentence
 
 HEADLINE_MAX_CHARS = 32
 HAN = r"\u3400-\u9fff"

@@ -9,22 +9,25 @@ article carries an ``error`` and never costs the others their results.
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-import numpy as np
+from healthtag.models.model_config import SummaryBudget
+from healthtag.models.scoring import BatchScores, Decision, Scorer, decide_batch
+from healthtag.models.taxonomy import Taxonomy, load_taxonomy, taxonomy_digest
 
-from healthtag.models.rules import RuleModel
-from healthtag.models.taxonomy import Taxonomy, load_taxonomy
+from healthtag.text.article import Article
 
-from .article import Article
 from .segment import article_from_record, segment_page
-from .summarize import SummaryBudget, lead_scores, summarize, textrank_scores
+from .summarize import lead_scores, summarize, textrank_scores
 
 SUMMARIZERS = ("model", "lead", "textrank")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -94,32 +97,46 @@ class Predictor:
     def __init__(self, taxonomy: Taxonomy, model=None, summarizer: str | None = None,
                  budget: SummaryBudget | None = None, batch_size: int = 16) -> None:
         self.taxonomy = taxonomy
-        self.rules = RuleModel(taxonomy)
         self.model = model
         self.summarizer = summarizer or ("model" if model is not None else "lead")
         if self.summarizer not in SUMMARIZERS:
             raise ValueError(f"summarizer must be one of {SUMMARIZERS}")
         if self.summarizer == "model" and model is None:
             raise ValueError("the model summarizer needs a model; use lead or textrank with rules_only")
-        summary_cfg = model.config.get("summary", {}) if model is not None else {}
-        self.budget = budget or SummaryBudget(**summary_cfg)
+        if model is not None:
+            cfg = model.config
+            self.scorer = Scorer(taxonomy, cfg.labels, cfg.combination, network=model)
+            self.thresholds, self.network_thresholds = dict(cfg.thresholds), dict(cfg.network_thresholds)
+            self.budget = budget or cfg.summary
+        else:
+            self.scorer = Scorer(taxonomy)
+            self.thresholds, self.network_thresholds = {}, {}
+            self.budget = budget or SummaryBudget()
         self.batch_size = batch_size
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, rules_only: bool = False, summarizer: str | None = None,
-             batch_size: int = 16, taxonomy: str | Path | None = None) -> "Predictor":
-        """The shipped model by default; ``path`` for any trained directory; ``rules_only`` for the rules."""
+             batch_size: int = 16, taxonomy: str | Path | None = None, allow_pickle: bool = False) -> "Predictor":
+        """The shipped model by default; ``path`` for any trained directory; ``rules_only`` for the rules.
+
+        ``allow_pickle`` is the only way to let a custom encoder load pickled weights.
+        """
         from healthtag.resources import bundled_model_dir
 
         tax = load_taxonomy(taxonomy)
         if rules_only:
             return cls(tax, None, summarizer, batch_size=batch_size)
-        from healthtag.models.topic_model import TopicSummaryModel
+        from healthtag.models.topic_model import ModelLoadError, TopicSummaryModel
 
-        model = TopicSummaryModel.load(Path(path) if path else bundled_model_dir())
+        model = TopicSummaryModel.load(Path(path) if path else bundled_model_dir(), allow_pickle=allow_pickle)
         missing = set(model.labels) - {lab.id for lab in tax.all_labels}
         if missing:
-            raise ValueError(f"model labels {sorted(missing)} are not in the taxonomy")
+            raise ModelLoadError(f"model labels {sorted(missing)} are not in the taxonomy {tax.source}")
+        recorded, in_use = model.config.taxonomy_digest, taxonomy_digest(tax)
+        if recorded is not None and recorded != in_use:
+            log.warning("the taxonomy in use (%s, digest %s) differs from the one %s was calibrated with "
+                        "(digest %s): its thresholds were fitted for other rules", tax.source, in_use,
+                        model.directory, recorded)
         return cls(tax, model, summarizer, batch_size=batch_size)
 
     @property
@@ -189,45 +206,24 @@ class Predictor:
         return bool((art.text or "").strip() or (art.title or "").strip())
 
     def _score(self, arts: list[Article]) -> list[Prediction]:
-        from healthtag.training.weak import decide, rule_evidence, weighted_vote
-
         if not arts:
             return []
+        scores = self.scorer.score(arts)
+        decisions = decide_batch(scores, self.thresholds, self.network_thresholds)
+        return [self._prediction(art, scores, i, d) for i, (art, d) in enumerate(zip(arts, decisions))]
+
+    def _prediction(self, art: Article, scores: BatchScores, i: int, decision: Decision) -> Prediction:
         tax = self.taxonomy
-        votes = [self.rules.apply(a) for a in arts]
-        rule_probs = [weighted_vote(v, tax) for v in votes]
-        network_scores = self.model.score([(a.title, a.sentences) for a in arts]) if self.model else None
-        preds = []
-        for k, (art, v, rp) in enumerate(zip(arts, votes, rule_probs)):
-            if network_scores is None:
-                scores, thresholds, disagreement, sentence_scores = rp, {}, [], None
-            else:
-                evidence = rule_evidence(self.model.rule_evidence, art, v, tax, flat=rp)
-                scores, disagreement = self._model_scores(network_scores[k].network, evidence, rp)
-                thresholds, sentence_scores = self.model.thresholds, network_scores[k].sentence
-            health, topics = decide(scores, thresholds)
-            hits = {lab: terms for lab, terms in v.terms_by_label().items() if lab in topics}
-            preds.append(Prediction(
-                id=art.id, source=art.source, title=art.title, health=health,
-                labels=[TopicTag(lab, tax.name_of(lab), round(scores[lab], 4)) for lab in topics],
-                summary=self._summary(art, sentence_scores) if health else None,
-                keyphrases=keyphrases(f"{art.title}\n{art.text}", seed_terms=[t for ts in hits.values() for t in ts]),
-                rule_hits=hits, disagreement=disagreement))
-        return preds
-
-    def _model_scores(self, network: np.ndarray, evidence: dict[str, float],
-                      rule_probs: dict[str, float]) -> tuple[dict[str, float], list[str]]:
-        """Combined scores per label (network with the model's rule evidence), and the labels
-        where the rules' own verdict (weighted vote at 0.5) and the network disagree."""
-        from healthtag.models.topic_model import combine_scores
-
-        labels = self.model.labels
-        rules_vec = np.array([rule_probs.get(lab, 0.0) for lab in labels])
-        combined = combine_scores(network, np.array([evidence.get(lab, 0.0) for lab in labels]), self.model.combine)
-        net_thr = self.model.config.get("network_thresholds", {})
-        disagreement = [lab for j, lab in enumerate(labels)
-                        if (rules_vec[j] >= 0.5) != (network[j] >= net_thr.get(lab, 0.5))]
-        return dict(zip(labels, combined.tolist())), disagreement
+        row = scores.row(i)
+        topics = decision.topics
+        hits = {lab: terms for lab, terms in scores.votes[i].terms_by_label().items() if lab in topics}
+        sentence_scores = scores.sentence[i] if scores.sentence is not None else None
+        return Prediction(
+            id=art.id, source=art.source, title=art.title, health=decision.health,
+            labels=[TopicTag(lab, tax.name_of(lab), round(row[lab], 4)) for lab in topics],
+            summary=self._summary(art, sentence_scores) if decision.health else None,
+            keyphrases=keyphrases(f"{art.title}\n{art.text}", seed_terms=[t for ts in hits.values() for t in ts]),
+            rule_hits=hits, disagreement=decision.disagreement)
 
     def _summary(self, art: Article, sentence_scores) -> str:
         sents = art.sentences

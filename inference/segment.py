@@ -21,7 +21,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .article import Article, SpanKind
+from healthtag.text.article import Article, SpanKind
+from healthtag.text.textnorm import split_sentences
+
 from .ingest import InputRecord, Page, Paragraph, page_from_text
 from .lineshape import (
     LineKind,
@@ -29,7 +31,6 @@ from .lineshape import (
     looks_like_names,
     looks_like_signature,
 )
-from .textnorm import split_sentences
 
 MAX_HEADLINE_LINES = 3
 _RUN_KINDS = (LineKind.SHORT, LineKind.SUBTITLE)

@@ -12,26 +12,15 @@ a clause boundary, still a verbatim prefix).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+from healthtag.models.model_config import SummaryBudget
 
 _BYLINE = re.compile(r"^(（|\()?\s*(本报记者|记者|通讯员|本报讯|文/|图/|文图|摄影|责任编辑|编辑)")
 _CREDIT = re.compile(r"(记者|通讯员|特约)\s*\S{1,12}\s*(摄|报道|供图)\s*[）)]?\s*$")
 _DATE_ONLY = re.compile(r"^[\s\d年月日号时分:：./\-—（）()]+$")
 _CLAUSE_END = "，；、,;"
-
-
-@dataclass
-class SummaryBudget:
-    min_chars: int = 60
-    max_chars: int = 150
-    redundancy: float = 0.5      # MMR weight of the similarity penalty
-
-    def __post_init__(self) -> None:
-        if not 0 < self.min_chars <= self.max_chars:
-            raise ValueError("summary budget needs 0 < min_chars <= max_chars")
 
 
 def usable_sentence(sentence: str) -> bool:

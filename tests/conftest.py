@@ -38,6 +38,16 @@ def build_tiny_encoder(directory: Path) -> Path:
     return directory
 
 
+@pytest.fixture()
+def mini():
+    """The rule model of the small taxonomy in `support.MINI` (one topic, every rule kind)."""
+    from healthtag.models.rules import RuleModel
+    from healthtag.models.taxonomy import parse_taxonomy
+    from support import MINI
+
+    return RuleModel(parse_taxonomy(MINI))
+
+
 @pytest.fixture(scope="session")
 def tiny_encoder_dir(tmp_path_factory) -> Path:
     return build_tiny_encoder(tmp_path_factory.mktemp("tiny-encoder"))
@@ -45,6 +55,8 @@ def tiny_encoder_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, tiny_encoder_dir) -> Path:
+    from healthtag.models.typed_config import Locator, from_mapping
+    from healthtag.training.config import TrainConfig
     from healthtag.training.train import run
 
     base = tmp_path_factory.mktemp("tiny-model")
@@ -58,8 +70,8 @@ def tiny_model_dir(tmp_path_factory, tiny_encoder_dir) -> Path:
                  "calibration_gold": str(FIXTURES / "gold_labels_small.jsonl")},
         "training": {"epochs": 3, "batch_size": 8, "self_training_rounds": 1, "loss_filter": 0.1,
                      "loss_filter_warmup": 1, "log_every": 1},
-        "combine": "max_rules_gate",   # the shipped rule: the health gate is the rules', so tests do not hang on a random net
-        "rule_evidence": "graded_vote",
+        # the shipped rule: the health gate is the rules', so tests do not hang on a random net
+        "combination": {"combine": "max_rules_gate", "rule_evidence": "graded_vote"},
         "summary": {"min_chars": 30, "max_chars": 120},
     }
-    return run(config)
+    return run(from_mapping(TrainConfig, config, Locator("tiny config")))

@@ -1,19 +1,209 @@
-"""The `healthtag segment` and `healthtag evaluate` commands, end to end on real files."""
-
+"""Tests of cli."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from support import ARTICLE, records
 from typer.testing import CliRunner
 
-from healthtag.inference.cli import app
+from healthtag.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT / "seeds" / "003_a98c0e2f6a5c2cb4.txt"
+SEEDS = ROOT / "seeds"
+SEED = SEEDS / "003_a98c0e2f6a5c2cb4.txt"
 runner = CliRunner()
+
+
+
+
+
+
+def test_weak_label_command_on_a_seed_page():
+    res = runner.invoke(app, ["weak-label", str(ROOT / "seeds" / "003_a98c0e2f6a5c2cb4.txt")])
+    assert res.exit_code == 0, res.output
+    recs = [json.loads(x) for x in res.stdout.splitlines()]
+    assert len(recs) == 6  # articles only: the 市州连线 column header is a fragment
+    blood = next(r for r in recs if r["title"] == "昔日绝境还生 今朝爱心献血")
+    assert blood["health"] and blood["labels"][0]["id"] == "blood_donation"
+    assert "无偿献血" in blood["rule_hits"]["blood_donation"]
+    assert any(r["rule"] == "blood_core" for r in blood["rules"])
+
+
+def _gold_fixture(tmp_path: Path) -> Path:
+    recs = [
+        {"id": "g1", "title": "市医院专家走进社区开展义诊", "text": "市医院专家走进社区开展义诊，送医下乡，为群众测量血压。", "labels": ["outreach_clinic"]},
+        {"id": "g2", "title": "供电所保障园区用电", "text": "供电公司工作人员检修线路，保障园区用电。", "labels": ["non_health"]},
+        {"id": "g3", "title": "无偿献血温暖人心", "text": "市民踊跃参加无偿献血，血站工作人员耐心服务献血者。", "labels": ["blood_donation"]},
+    ]
+    p = tmp_path / "gold.jsonl"
+    p.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in recs), encoding="utf-8")
+    return p
+
+
+def test_evaluate_rules_only_prints_both_aggregators(tmp_path: Path):
+    gold = _gold_fixture(tmp_path)
+    out = tmp_path / "r.json"
+    res = runner.invoke(app, ["evaluate", "--gold", str(gold), "--rules-only", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "weighted vote" in res.stdout and "label model" in res.stdout and "better on micro-F1" in res.stdout
+    rep = json.loads(out.read_text())["topics"]
+    assert 0.0 <= rep["rules"]["micro_f1"] <= 1.0
+    assert rep["weighted_vote"]["non_health_accuracy"] == 1.0
+    assert rep["weighted_vote"]["micro_f1"] == 1.0
+
+
+def test_evaluate_with_missing_model_is_a_usage_error(tmp_path: Path):
+    res = runner.invoke(app, ["evaluate", "--gold", str(_gold_fixture(tmp_path)), "--model", str(tmp_path / "none")])
+    assert res.exit_code == 2 and "--model" in res.output
+
+
+def test_rules_report_with_gold_shows_precision(tmp_path: Path):
+    res = runner.invoke(app, ["rules-report", "--gold", str(_gold_fixture(tmp_path))])
+    assert res.exit_code == 0, res.output
+    line = next(x for x in res.stdout.splitlines() if x.startswith("blood_core"))
+    assert "100.0%" in line
+    assert "label coverage" in res.stdout
+
+
+
+
+
+
+
+
+def tag(tmp_path: Path, model: Path, *args: str) -> tuple[list[dict], object]:
+    out = tmp_path / "out.jsonl"
+    res = runner.invoke(app, ["tag", *args, "-o", str(out), "--model", str(model)])
+    return (records(out) if out.exists() else []), res
+
+
+def test_tag_seed_pages_one_record_per_article(tmp_path, tiny_model_dir):
+    recs, res = tag(tmp_path, tiny_model_dir, str(SEEDS))
+    assert res.exit_code == 0, res.output
+    assert len(recs) == 24 and len({r["id"] for r in recs}) == 24
+    assert all(r["error"] is None for r in recs)
+
+
+def test_tag_csv(tmp_path, tiny_model_dir):
+    out = tmp_path / "out.csv"
+    res = runner.invoke(app, ["tag", str(SEEDS / "003_a98c0e2f6a5c2cb4.txt"), "--format", "csv", "-o", str(out),
+                              "--model", str(tiny_model_dir)])
+    assert res.exit_code == 0, res.output
+    import csv
+
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
+    assert len(rows) == 6 and rows[0]["id"] == "003_a98c0e2f6a5c2cb4#1"
+
+
+def test_hostile_inputs_every_article_accounted_for(tmp_path, tiny_model_dir):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "a_empty.txt").write_bytes(b"")
+    (d / "b_blank.txt").write_text("   \n\n\t\n", encoding="utf-8")
+    (d / "c_binary.txt").write_bytes(bytes(range(256)) * 8)
+    (d / "d_gb18030.txt").write_bytes(("县医院开展义诊\n\n" + ARTICLE).encode("gb18030"))
+    (d / "e_english.txt").write_text("The city council met on Monday to discuss the new budget.\n", encoding="utf-8")
+    english = "The city council met on Monday to discuss the new budget. It approved funds for roads and parks."
+    (d / "f_huge.jsonl").write_text(json.dumps({"id": "huge", "text": ARTICLE * 4000}, ensure_ascii=False) + "\n",
+                                    encoding="utf-8")
+    lines = [json.dumps({"id": "ok1", "text": ARTICLE}, ensure_ascii=False), "{broken json",
+             json.dumps({"id": "notext", "title": "x"}), json.dumps({"id": "ok1", "text": ARTICLE}, ensure_ascii=False),
+             json.dumps({"id": "en", "text": english})]
+    (d / "g_articles.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    recs, res = tag(tmp_path, tiny_model_dir, str(d))
+    assert res.exit_code == 3, res.output          # some inputs were unreadable or empty: every record still written
+    by_source: dict[str, list[dict]] = {}
+    for r in recs:
+        by_source.setdefault(Path(r["source"].split(":")[0]).name, []).append(r)
+    assert by_source["c_binary.txt"][0]["error"] and "c_binary.txt" in by_source["c_binary.txt"][0]["error"]
+    assert by_source["d_gb18030.txt"][0]["error"] is None
+    assert len(by_source["e_english.txt"]) == 1        # a one-line English page: accounted for
+    en = [r for r in recs if r["id"] == "en"][0]
+    assert en["error"] is None and en["health"] is False and en["labels"] == []
+    huge = [r for r in recs if r["id"] == "huge"][0]
+    assert huge["error"] is None and huge["summary"]
+    jsonl = [r for r in recs if "g_articles" in r["source"]]
+    assert [r["id"] for r in jsonl][0] == "ok1" and len(jsonl) == 5
+    assert sum(1 for r in jsonl if r["id"] == "ok1" and r["error"] is None) == 2   # duplicate ids both kept
+    broken = [r for r in jsonl if r["error"]]
+    assert len(broken) == 2 and any("g_articles.jsonl:2" in r["error"] for r in broken)
+    assert any("g_articles.jsonl:3" in r["error"] for r in broken)
+    for name in ("a_empty.txt", "b_blank.txt"):       # no article in them: one error record each
+        assert all(r["error"] for r in by_source.get(name, [])), name
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files regardless of permissions")
+def test_unreadable_file_in_folder(tmp_path, tiny_model_dir):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "a.jsonl").write_text(json.dumps({"id": "ok", "text": ARTICLE}, ensure_ascii=False) + "\n")
+    locked = d / "b.txt"
+    locked.write_text(ARTICLE)
+    locked.chmod(0)
+    recs, res = tag(tmp_path, tiny_model_dir, str(d))
+    assert res.exit_code == 3 and len(recs) == 2 and recs[1]["error"]
+
+
+def test_interrupted_run_then_resume(tmp_path, tiny_model_dir):
+    full, res = tag(tmp_path / "full", tiny_model_dir, str(SEEDS))
+    out = tmp_path / "out.jsonl"
+    lines = [json.dumps(r, ensure_ascii=False) for r in full[:11]]
+    out.write_text("\n".join(lines[:10]) + "\n" + lines[10][:25], encoding="utf-8")   # torn last line
+    res = runner.invoke(app, ["tag", str(SEEDS), "-o", str(out), "--model", str(tiny_model_dir), "--resume"])
+    assert res.exit_code == 0, res.output
+    resumed = records(out)
+    assert [r["id"] for r in resumed] == [r["id"] for r in full]
+
+
+def test_usage_errors_exit_nonzero(tmp_path):
+    res = runner.invoke(app, ["tag", str(SEEDS), "--format", "xml"])
+    assert res.exit_code != 0
+    res = runner.invoke(app, ["tag", str(SEEDS), "--model", str(tmp_path / "missing"), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "cannot load the model" in res.output
+
+
+def test_evaluate_command_prints_side_by_side(tmp_path, tiny_model_dir):
+    gold = ROOT / "tests" / "fixtures" / "gold_labels_small.jsonl"
+    out = tmp_path / "eval.json"
+    res = runner.invoke(app, ["evaluate", "--gold", str(gold), "--model", str(tiny_model_dir), "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "weighted vote" in res.output and "network alone" in res.output and "textrank" in res.output
+    assert "cross-validated" in res.output          # the tiny model was calibrated on this very file
+    result = json.loads(out.read_text())
+    assert set(result["summaries"]) == {"lead_n", "textrank", "model"}
+
+
+def test_train_and_bench_commands_check_their_inputs(tmp_path):
+    res = runner.invoke(app, ["train", "--config", str(tmp_path / "missing.yaml")])
+    assert res.exit_code == 2
+    res = runner.invoke(app, ["bench", "--corpus", str(tmp_path / "missing.jsonl")])
+    assert res.exit_code == 2
+
+
+def test_csv_resume_appends_without_second_header(tmp_path, tiny_model_dir):
+    page = str(SEEDS / "003_a98c0e2f6a5c2cb4.txt")
+    out = tmp_path / "out.csv"
+    runner.invoke(app, ["tag", page, "--format", "csv", "-o", str(out), "--model", str(tiny_model_dir)])
+    lines = out.read_text(encoding="utf-8").splitlines(keepends=True)
+    out.write_text("".join(lines[:4]), encoding="utf-8")           # header + 3 rows survived
+    res = runner.invoke(app, ["tag", page, "--format", "csv", "-o", str(out), "--model", str(tiny_model_dir),
+                              "--resume"])
+    assert res.exit_code == 0, res.output
+    import csv
+
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
+    assert [r["id"] for r in rows] == [f"003_a98c0e2f6a5c2cb4#{i}" for i in (1, 2, 4, 5, 6, 7)]
+
+
+
+
+
+
 
 
 def lines(text: str) -> list[dict]:
@@ -39,7 +229,7 @@ def test_segment_jsonl_and_bad_inputs_keep_going(tmp_path: Path):
     arts = tmp_path / "arts.jsonl"
     arts.write_text('{"id": "a1", "text": "正文一。"}\n{broken\n', encoding="utf-8")
     res = runner.invoke(app, ["segment", str(arts), str(tmp_path / "nope.txt"), str(SEED)])
-    assert res.exit_code == 0
+    assert res.exit_code == 3
     recs = lines(res.stdout)
     assert recs[0]["id"] == "a1" and recs[0]["end"] == len("正文一。")
     assert "invalid JSON" in recs[1]["error"] and recs[1]["line"] == 2

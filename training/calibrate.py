@@ -3,7 +3,8 @@
 Thresholds chosen on a set and scored on the same set flatter the model, so
 :func:`cross_validated_sets` picks them on k-1 folds and predicts the held-out
 fold; the dev figures reported come from those out-of-fold predictions. The
-thresholds shipped with a model are then chosen on all of dev.
+thresholds shipped with a model are then chosen on all of dev. Decisions go
+through `healthtag.models.scoring.decide_matrix`, the rule serving uses.
 """
 from __future__ import annotations
 
@@ -11,27 +12,26 @@ import random
 from typing import Sequence
 
 import numpy as np
-
-from .weak import predicted_labels
+from healthtag.models.evidence import DEFAULT_THRESHOLD
+from healthtag.models.scoring import decide_matrix
+from healthtag.models.taxonomy import NON_HEALTH
+from sklearn.metrics import f1_score
 
 GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
-DEFAULT_THRESHOLD = 0.5
-
-
-def _f1(tp: int, fp: int, fn: int) -> float:
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
 def best_threshold(scores: np.ndarray, gold: np.ndarray, min_positives: int = 1) -> float:
     """Threshold maximising F1 for one label; ties go to the value nearest 0.5."""
+    gold = np.asarray(gold, dtype=bool)
     if gold.sum() < min_positives:
         return DEFAULT_THRESHOLD
+    order = sorted(GRID, key=lambda x: abs(x - 0.5))
+    predicted = np.stack([np.asarray(scores) >= t for t in order], axis=1)        # [n, grid]
+    f1s = f1_score(np.repeat(gold[:, None], len(order), axis=1), predicted, average=None, zero_division=0.0)
     best, best_f1 = DEFAULT_THRESHOLD, -1.0
-    for t in sorted(GRID, key=lambda x: abs(x - 0.5)):
-        pred = scores >= t
-        f1 = _f1(int((pred & gold).sum()), int((pred & ~gold).sum()), int((~pred & gold).sum()))
+    for t, f1 in zip(order, f1s):
         if f1 > best_f1 + 1e-9:
-            best, best_f1 = float(t), f1
+            best, best_f1 = float(t), float(f1)
     return best
 
 
@@ -45,8 +45,8 @@ def fit_thresholds(probs: np.ndarray, gold_sets: Sequence[set[str]], label_names
 
 
 def decide_labels(probs: np.ndarray, label_names: list[str], thresholds: dict[str, float]) -> list[set[str]]:
-    """Label sets as gold writes them: {'non_health'} or the topics over threshold (`weak.predicted_labels`)."""
-    return [set(predicted_labels(dict(zip(label_names, row.tolist())), thresholds)) for row in probs]
+    """Label sets as gold writes them: {'non_health'} or the topics over threshold."""
+    return [set(topics) if health else {NON_HEALTH} for health, topics in decide_matrix(probs, label_names, thresholds)]
 
 
 def folds(n: int, k: int, seed: int = 0) -> list[list[int]]:

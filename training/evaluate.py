@@ -3,7 +3,7 @@
 Topics: the rules each on their own (a label when any of its rules votes for
 it and none against), the weighted vote and the label model (fixed 0.5
 decisions, as they run in production); then, for a trained model, the rule
-evidence it combines with (`weak.rule_evidence`) under calibrated thresholds,
+evidence it combines with (`evidence.rule_evidence`) under calibrated thresholds,
 the network alone, and the shipped model (network combined with that
 evidence), each with micro/macro-F1, per-label P/R/F1 and non_health
 accuracy. The "rule evidence" row is an ablation: it separates what
@@ -20,58 +20,38 @@ budget; ROUGE-1/2/L F1 at character level with ``rouge-chinese``.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-from dataclasses import dataclass
+import logging
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-
-from healthtag.inference.article import Article
-from healthtag.inference.segment import article_from_record
-from healthtag.inference.summarize import SummaryBudget, lead_scores, summarize, textrank_scores
+from healthtag.inference.summarize import lead_scores, summarize, textrank_scores
+from healthtag.models.evidence import each_rule_alone, predicted_labels, weighted_vote
+from healthtag.models.model_config import SummaryBudget
 from healthtag.models.rules import ArticleVotes, RuleModel
+from healthtag.models.scoring import BatchScores, Scorer
 from healthtag.models.taxonomy import Taxonomy, load_taxonomy
 
 from .calibrate import cross_validated_sets, decide_labels
-from .topic_eval import TopicReport, format_side_by_side, load_gold_labels, score_topics
-from .weak import LabelModel, each_rule_alone, predicted_labels, rule_evidence, weighted_vote
+from .gold import GoldSet, file_digest, load_gold  # noqa: F401 - load_gold/file_digest are part of this module's API
+from .label_model import LabelModel
+from .topic_eval import TopicReport, format_side_by_side, score_topics
+
+log = logging.getLogger(__name__)
 
 
-@dataclass
-class GoldSet:
-    path: Path
-    articles: list[Article]
-    labels: list[set[str]]
-    summaries: list[str | None]
-
-    @property
-    def digest(self) -> str:
-        return file_digest(self.path)
-
-
-def file_digest(path: Path) -> str:
-    return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:16]
-
-
-def load_gold(path: Path) -> GoldSet:
-    records = load_gold_labels(path)
-    arts = [article_from_record({"id": r.get("id") or f"gold-{i}", "title": r.get("title") or "", "text": r["text"]},
-                                str(path)) for i, r in enumerate(records)]
-    return GoldSet(Path(path), arts, [set(r["labels"]) for r in records], [r.get("summary") for r in records])
-
-
-def rule_scores(articles: Sequence[Article], labels: list[str], taxonomy=None,
-                evidence: str = "weighted_vote", votes: Sequence[ArticleVotes] | None = None) -> np.ndarray:
-    """Rule evidence (`weak.rule_evidence`) per article, columns in ``labels`` order;
-    pass the articles' `votes` when they are already computed."""
-    tax = taxonomy or load_taxonomy(None)
-    if votes is None:
-        model = RuleModel(tax)
-        votes = [model.apply(a) for a in articles]
-    rows = [rule_evidence(evidence, a, v, tax) for a, v in zip(articles, votes)]
-    return np.array([[row.get(k, 0.0) for k in labels] for row in rows])
+def score_in_batches(scorer: Scorer, articles: Sequence, batch_size: int = 16) -> BatchScores:
+    """`Scorer.score` over a long list, batch by batch, as one `BatchScores`."""
+    parts = [scorer.score(articles[i:i + batch_size]) for i in range(0, len(articles), batch_size)]
+    if not parts:
+        return scorer.score([])
+    def cat(name: str):
+        values = [getattr(p, name) for p in parts]
+        return None if values[0] is None else np.concatenate(values)
+    sentence = None if parts[0].sentence is None else [s for p in parts for s in p.sentence]
+    return BatchScores(parts[0].labels, [v for p in parts for v in p.votes], cat("rules"), cat("evidence"),
+                       cat("network"), cat("combined"), sentence)
 
 
 def rouge_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
@@ -88,6 +68,8 @@ def summary_table(gold: GoldSet, model_sentence_scores: list[np.ndarray] | None,
                   budget: SummaryBudget) -> dict[str, dict[str, float]]:
     idx = [i for i, s in enumerate(gold.summaries) if s]
     refs = [gold.summaries[i] for i in idx]
+    if not idx:
+        return {}
     systems = {
         "lead_n": [summarize(gold.articles[i].sentences, lead_scores(len(gold.articles[i].sentences)), budget)
                    for i in idx],
@@ -103,6 +85,8 @@ def summary_table(gold: GoldSet, model_sentence_scores: list[np.ndarray] | None,
 
 
 def format_summary_table(table: dict[str, dict[str, float]], budget: SummaryBudget) -> str:
+    if not table:
+        return "summaries: the gold file has no reference abstracts"
     names = list(table)
     rows = [f"summaries ({next(iter(table.values()))['n']} references, {budget.min_chars}-{budget.max_chars} chars)",
             f"{'':12}" + "".join(f"{n:>12}" for n in names)]
@@ -122,46 +106,93 @@ def rule_reports(votes: Sequence[ArticleVotes], gold_labels: Sequence[set[str]],
             scored("label model", label_model.predict_proba(list(votes)))]
 
 
-def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudget | None = None) -> tuple[dict, str]:
+def evaluate_rules(gold: GoldSet, taxonomy: Taxonomy, label_model: LabelModel | None = None,
+                   unlabeled: Sequence = (), described_as: str = "the given label model") -> tuple[dict, str]:
+    """The rule rows alone. The label model is the given one, else fitted on the gold texts
+    (their labels unused) plus ``unlabeled`` articles."""
+    rules = RuleModel(taxonomy)
+    votes = [rules.apply(a) for a in gold.articles]
+    if label_model is not None:
+        fitted_on = described_as
+    else:
+        label_model = LabelModel(rules).fit(votes + [rules.apply(a) for a in unlabeled])
+        fitted_on = f"fitted on the {len(votes)} gold texts (labels unused) + {len(unlabeled)} unlabeled articles"
+    alone, wv, lmr = rule_reports(votes, gold.labels, taxonomy, label_model)
+    better = "label model" if lmr.micro_f1 > wv.micro_f1 else "weighted vote"
+    text = "\n".join([
+        f"topics on {gold.path} ({len(gold.articles)} articles); label model: {fitted_on}",
+        format_side_by_side([alone, wv, lmr], {lab.id: lab.name for lab in taxonomy.all_labels}),
+        f"better on micro-F1: {better} ({max(lmr.micro_f1, wv.micro_f1):.3f} vs {min(lmr.micro_f1, wv.micro_f1):.3f})"])
+    result = {"topics": {"rules": alone.to_dict(), "weighted_vote": wv.to_dict(), "label_model": lmr.to_dict(),
+                         "better": better, "label_model_fitted_on": fitted_on}}
+    return result, text
+
+
+def evaluate_rules_on_file(gold_path: Path, taxonomy: Taxonomy, label_model_path: Path | None = None,
+                           unlabeled_paths: Sequence[str] = (), default_taxonomy: bool = True,
+                           pages_dir: Path | None = None) -> tuple[dict, str]:
+    """`healthtag evaluate --rules-only`: which label model to use, then the rule rows.
+
+    A given label model wins; with the default rules and no extra text, the
+    shipped label model (fitted on the weak-label pool, no gold) is used;
+    otherwise one is fitted on the gold texts plus ``unlabeled_paths``.
+    """
+    from healthtag.inference.ingest import iter_inputs
+    from healthtag.inference.segment import iter_spans
+
+    from healthtag.resources import bundled_label_model
+
+    gold = load_gold(gold_path, pages_dir)
+    rules = RuleModel(taxonomy)
+    if label_model_path is not None:
+        return evaluate_rules(gold, taxonomy, LabelModel.load(label_model_path, rules), described_as=str(label_model_path))
+    if default_taxonomy and not unlabeled_paths:
+        try:
+            lm = LabelModel.load(bundled_label_model(), rules)
+        except (OSError, ValueError) as exc:
+            log.warning("shipped label model not usable (%s); fitting on the gold texts", exc)
+        else:
+            return evaluate_rules(gold, taxonomy, lm,
+                                  described_as="the shipped label model (seeds + corpus + inews train/dev, no gold)")
+    extra = [a for a, _ in iter_spans(iter_inputs(list(unlabeled_paths))) if a is not None and a.kind == "article"]
+    return evaluate_rules(gold, taxonomy, None, extra)
+
+
+def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudget | None = None,
+             pages_dir: Path | None = None) -> tuple[dict, str]:
     """The full report as (JSON-able dict, printable text)."""
     from healthtag.resources import bundled_label_model
 
-    gold = load_gold(gold_path)
+    gold = load_gold(gold_path, pages_dir)
     tax = load_taxonomy(None)
-    rules = RuleModel(tax)
-    votes = [rules.apply(a) for a in gold.articles]
-    baselines = rule_reports(votes, gold.labels, tax, LabelModel.load(bundled_label_model(), rules))
-    reports = list(baselines)
     notes = []
     sentence_scores = None
-    if model_dir is not None:
-        from healthtag.models.topic_model import TopicSummaryModel, combine_scores
+    if model_dir is None:
+        scores = score_in_batches(Scorer(tax), gold.articles)
+        reports = rule_reports(scores.votes, gold.labels, tax, LabelModel.load(bundled_label_model(), RuleModel(tax)))
+    else:
+        from healthtag.models.topic_model import TopicSummaryModel
 
         model = TopicSummaryModel.load(model_dir)
-        budget = budget or SummaryBudget(**model.config.get("summary", {}))
-        scores = []
-        for first in range(0, len(gold.articles), 16):
-            chunk = gold.articles[first:first + 16]
-            scores += model.score([(a.title, a.sentences) for a in chunk])
-        network = np.stack([s.network for s in scores])
-        evidence = rule_scores(gold.articles, model.labels, tax, model.rule_evidence, votes)
-        combined = combine_scores(network, evidence, model.combine)
-        sentence_scores = [s.sentence for s in scores]
-        calibrated_here = model.config.get("calibration", {}).get("gold_digest") == gold.digest
+        cfg = model.config
+        budget = budget or cfg.summary
+        scores = score_in_batches(Scorer(tax, cfg.labels, cfg.combination, network=model), gold.articles)
+        reports = rule_reports(scores.votes, gold.labels, tax, LabelModel.load(bundled_label_model(), RuleModel(tax)))
+        baselines = list(reports)
+        sentence_scores = scores.sentence
+        rows = {"rule evidence": (scores.evidence, cfg.evidence_thresholds),
+                "network alone": (scores.network, cfg.network_thresholds),
+                "model": (scores.combined, cfg.thresholds)}
+        calibrated_here = cfg.calibration.get("gold_digest") == gold.digest
         if calibrated_here:
             notes.append("model rows use 5-fold cross-validated thresholds: this is the calibration file")
-            evidence_sets = cross_validated_sets(evidence, gold.labels, model.labels)
-            net_sets = cross_validated_sets(network, gold.labels, model.labels)
-            model_sets = cross_validated_sets(combined, gold.labels, model.labels)
-        else:
-            evidence_sets = decide_labels(evidence, model.labels, model.config.get("evidence_thresholds", {}))
-            net_sets = decide_labels(network, model.labels, model.config.get("network_thresholds", {}))
-            model_sets = decide_labels(combined, model.labels, model.thresholds)
-        reports += [score_topics("rule evidence", gold.labels, evidence_sets, tax.label_ids),
-                    score_topics("network alone", gold.labels, net_sets, tax.label_ids),
-                    score_topics("model", gold.labels, model_sets, tax.label_ids)]
-        notes.append(f"model = network combined with the rules' `{model.rule_evidence}` by `{model.combine}`")
-        notes.append(f"rule evidence = that `{model.rule_evidence}` alone with calibrated thresholds (no network): "
+        for name, (matrix, thresholds) in rows.items():
+            sets = (cross_validated_sets(matrix, gold.labels, cfg.labels) if calibrated_here
+                    else decide_labels(matrix, cfg.labels, thresholds))
+            reports.append(score_topics(name, gold.labels, sets, tax.label_ids))
+        evidence_kind, combine = cfg.combination.rule_evidence, cfg.combination.combine
+        notes.append(f"model = network combined with the rules' `{evidence_kind}` by `{combine}`")
+        notes.append(f"rule evidence = that `{evidence_kind}` alone with calibrated thresholds (no network): "
                      "what the network adds is model minus this row")
         margins = {r.name: round(reports[-1].micro_f1 - r.micro_f1, 4) for r in baselines}
         notes.append("model micro-F1 minus " + ", ".join(f"{k} {v:+.3f}" for k, v in margins.items()))
@@ -179,9 +210,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gold", type=Path, required=True)
     parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--pages", type=Path, default=None, help="pages folder for page gold (default: the seeds)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    result, text = evaluate(args.gold, args.model)
+    result, text = evaluate(args.gold, args.model, pages_dir=args.pages)
     print(text)
     if args.json:
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
-from tqdm import tqdm
-
 from healthtag.models.chunking import tokenize_article
 from healthtag.models.runtime import EncoderSettings, build_article_encoder
+from tqdm import tqdm
 
 FEATURES_VERSION = 2   # bump when what is stored changes (columns, pooling), to invalidate old caches
 

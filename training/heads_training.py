@@ -22,9 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
-
 from healthtag.models.multitask import MultiTaskHeads, position_features
+from torch import nn
 
 
 @dataclass
@@ -44,12 +43,18 @@ class HeadTrainingConfig:
     sentence_loss_weight: float = 1.0
     log_every: int = 5
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "HeadTrainingConfig":
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown training options: {sorted(unknown)}")
-        return cls(**data)
+    def __post_init__(self) -> None:
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr, "head_hidden": self.head_hidden,
+                    "log_every": self.log_every}
+        for name, value in positive.items():
+            if value <= 0:
+                raise ValueError(f"{name} must be > 0, not {value}")
+        for name, value in {"dropout": self.dropout, "loss_filter": self.loss_filter,
+                            "self_training_confidence": self.self_training_confidence}.items():
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), not {value}")
+        if self.self_training_rounds < 0 or self.loss_filter_warmup < 0 or self.weight_decay < 0:
+            raise ValueError("self_training_rounds, loss_filter_warmup and weight_decay must be >= 0")
 
 
 @dataclass

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
+from healthtag.models.evidence import decide, weighted_vote
 from healthtag.models.rules import ArticleVotes, RuleModel
 from healthtag.models.taxonomy import NON_HEALTH
 
-from .weak import LabelModel, decide, weighted_vote
+from .label_model import LabelModel
 
 
 @dataclass
@@ -107,3 +107,13 @@ def format_report(
     lines += ["", f"articles where rules disagree most (top {top}):"]
     lines += [f"  {score:5.2f}  {titles[i][:60]}" for i, score in conflicts[:top]] or ["  none"]
     return "\n".join(lines)
+
+
+def rules_report(articles: list, gold_sets: list[set[str] | None] | None, taxonomy, top: int = 10) -> str:
+    """The printable report for `healthtag rules-report`; the label model is fitted on these articles."""
+    model = RuleModel(taxonomy)
+    votes = [model.apply(a) for a in articles]
+    lm = LabelModel(model).fit(votes) if votes else None
+    stats, cov, conf = analyse(model, votes, lm, gold_sets)
+    header = f"{len(articles)} articles, {len(model.rules)} rules (label model fitted on these articles)"
+    return header + "\n" + format_report(stats, cov, conf, [a.title for a in articles], top)

@@ -15,6 +15,8 @@ from pathlib import Path
 from healthtag.inference.ingest import read_page
 from healthtag.inference.segment import segment_page
 
+from .metrics import prf_from_counts
+
 IOU_THRESHOLD = 0.8
 
 
@@ -32,18 +34,20 @@ class SegmentationReport:
     missed: list[dict] = field(default_factory=list)  # gold articles not found
     spurious: list[dict] = field(default_factory=list)  # predicted articles matching no gold
 
+    def _prf(self) -> tuple[float, float, float]:
+        return prf_from_counts(self.matched, self.predicted_articles - self.matched, self.gold_articles - self.matched)
+
     @property
     def precision(self) -> float:
-        return self.matched / self.predicted_articles if self.predicted_articles else 0.0
+        return self._prf()[0]
 
     @property
     def recall(self) -> float:
-        return self.matched / self.gold_articles if self.gold_articles else 0.0
+        return self._prf()[1]
 
     @property
     def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+        return self._prf()[2]
 
     def to_dict(self) -> dict:
         return {

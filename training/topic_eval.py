@@ -8,11 +8,11 @@ over the topics alone (the stricter figure), plus non_health accuracy.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from healthtag.models.taxonomy import NON_HEALTH
+
+from .metrics import prf_from_counts
 
 
 @dataclass
@@ -23,16 +23,15 @@ class LabelCounts:
 
     @property
     def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+        return prf_from_counts(self.tp, self.fp, self.fn)[0]
 
     @property
     def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        return prf_from_counts(self.tp, self.fp, self.fn)[1]
 
     @property
     def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+        return prf_from_counts(self.tp, self.fp, self.fn)[2]
 
 
 @dataclass
@@ -135,20 +134,3 @@ def format_side_by_side(reports: list[TopicReport], label_names: dict[str, str])
         )
         rows.append(f"{k[:19] + f' ({sup})':24}{cells}   {label_names.get(k, '')}")
     return "\n".join(rows)
-
-
-def load_gold_labels(path: str | Path) -> list[dict]:
-    """Gold articles `{"id", "title", "text", "labels", "summary"?}`; errors name file and line."""
-    out = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from exc
-            if not isinstance(rec.get("text"), str) or not isinstance(rec.get("labels"), list):
-                raise ValueError(f"{path}:{lineno}: a gold record needs 'text' and a 'labels' list")
-            out.append(rec)
-    return out

@@ -11,35 +11,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
 import time
 from argparse import Namespace
 from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
-
-from healthtag.models.runtime import EncoderSettings
-from healthtag.models.topic_model import combine_scores, save_model
+from healthtag.models.model_config import HeadsShape, ModelConfig
+from healthtag.models.scoring import Scorer
+from healthtag.models.taxonomy import load_taxonomy, taxonomy_digest
+from healthtag.models.topic_model import save_model
+from healthtag.models.vocab_trim import trimmed_tokenizer_path
 
 from .build_weak_dataset import build as build_weak
 from .calibrate import fit_thresholds
-from .evaluate import evaluate, load_gold, rule_scores
+from .config import TrainConfig, load_train_config
+from .evaluate import evaluate
 from .features import extract_features
-from .heads_training import HeadTrainingConfig, TrainingData, predict_docs, train_heads
+from .gold import load_gold
+from .heads_training import TrainingData, predict_docs, train_heads
 from .model_card import write_model_card
 
-
-def load_config(path: Path) -> dict:
-    try:
-        config = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise SystemExit(f"{path}: cannot read config ({exc})")
-    for key in ("out", "encoder", "data", "training"):
-        if key not in (config or {}):
-            raise SystemExit(f"{path}: missing section {key!r}")
-    return config
+log = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -47,75 +41,76 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=None, help="override the config's output directory")
     args = parser.parse_args(argv)
-    config = load_config(args.config)
-    run(config, out=args.out)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    run(load_train_config(args.config), out=args.out)
 
 
-def run(config: dict, out: Path | None = None) -> Path:
+def run(config: TrainConfig, out: Path | None = None) -> Path:
     from datasets import load_from_disk
 
     started = time.perf_counter()
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    out = Path(out or config["out"])
-    run_dir = Path(config.get("run_dir", "runs/" + config.get("name", "model")))
-    data_cfg = config["data"]
-    settings = EncoderSettings.from_dict(config["encoder"])
+    out = Path(out or config.out)
+    run_dir = config.run_path
+    data_cfg = config.data
+    settings = config.encoder
+    tax = load_taxonomy(None)
 
     weak_dir = run_dir / "weak"
-    build_weak(Namespace(out=str(weak_dir), corpus=data_cfg.get("corpus"), seeds=data_cfg.get("seeds"),
-                         taxonomy=None, no_inews=data_cfg.get("no_inews", False),
-                         inews_limit=data_cfg.get("inews_limit"), save_label_model=None))
+    build_weak(Namespace(out=str(weak_dir), corpus=data_cfg.corpus, seeds=data_cfg.seeds,
+                         taxonomy=None, no_inews=data_cfg.no_inews,
+                         inews_limit=data_cfg.inews_limit, save_label_model=None), vote_settings=config.combination.votes)
     weak = load_from_disk(str(weak_dir / "dataset"))
     labels = json.loads((weak_dir / "label_names.json").read_text(encoding="utf-8"))
     features = extract_features(weak["title"], weak["sentences"], settings,
-                                max_tokens=data_cfg.get("max_train_tokens"),
+                                max_tokens=data_cfg.max_train_tokens,
                                 cache_dir=run_dir / "features", desc="weak-set vectors")
     t_features = time.perf_counter() - started
 
-    train_cfg = HeadTrainingConfig.from_dict(config["training"])
     data = TrainingData.build(features, weak, "soft_labels")
-    heads, log = train_heads(data, train_cfg, run_dir)
-    print(f"heads trained in {log.seconds:.0f}s ({len(data)} articles)", file=sys.stderr)
+    heads, train_log = train_heads(data, config.training, run_dir)
+    log.info("heads trained in %.0fs (%d articles)", train_log.seconds, len(data))
 
-    gold_path = Path(data_cfg["calibration_gold"])
+    gold_path = Path(data_cfg.calibration_gold)
     gold = load_gold(gold_path)
     gold_features = extract_features([a.title for a in gold.articles], [a.sentences for a in gold.articles],
                                      settings, cache_dir=run_dir / "features", desc="calibration vectors")
     network = predict_docs(heads, torch.tensor(np.asarray(gold_features["doc_vec"], dtype=np.float32))).numpy()
-    combine = config.get("combine", "max")
-    evidence_kind = config.get("rule_evidence", "weighted_vote")
-    evidence = rule_scores(gold.articles, labels, evidence=evidence_kind)
-    combined = combine_scores(network, evidence, combine)
-    model_config = {
-        "name": config.get("name", out.name),
-        "encoder": settings.to_dict(),
-        "labels": labels,
-        "label_names": _label_names(),
-        "thresholds": fit_thresholds(combined, gold.labels, labels),
-        "network_thresholds": fit_thresholds(network, gold.labels, labels),
-        "evidence_thresholds": fit_thresholds(evidence, gold.labels, labels),
-        "combine": combine,
-        "rule_evidence": evidence_kind,
-        "summary": config.get("summary", {}),
-        "calibration": {"gold": gold_path.name, "gold_digest": gold.digest, "articles": len(gold.articles)},
-        "training": {"config": config["training"], "articles": len(data),
-                     "train_seconds_total": round(time.perf_counter() - started, 1)},
-    }
-    save_model(out, model_config, heads, Path(settings.kept_vocab) if settings.kept_vocab else None)
+    scores = Scorer(tax, labels, config.combination).score(gold.articles, network=network)
+    model_config = ModelConfig(
+        name=config.name,
+        encoder=settings,
+        labels=labels,
+        label_names={lab.id: lab.name for lab in tax.all_labels},
+        thresholds=fit_thresholds(scores.combined, gold.labels, labels),
+        network_thresholds=fit_thresholds(scores.network, gold.labels, labels),
+        evidence_thresholds=fit_thresholds(scores.evidence, gold.labels, labels),
+        heads=HeadsShape(heads.hidden, heads.n_outputs, heads.head_hidden),
+        combination=config.combination,
+        summary=config.summary,
+        taxonomy_digest=taxonomy_digest(tax),
+        calibration={"gold": gold_path.name, "gold_digest": gold.digest, "articles": len(gold.articles)},
+        training={"config": _plain(config.training), "articles": len(data),
+                  "train_seconds_total": round(time.perf_counter() - started, 1),
+                  "timing": {"feature_seconds": round(t_features, 1), "heads_seconds": round(train_log.seconds, 1)}},
+    )
+    kept = Path(settings.kept_vocab) if settings.kept_vocab else None
+    tokenizer = trimmed_tokenizer_path(kept) if kept is not None and trimmed_tokenizer_path(kept).exists() else None
+    save_model(out, model_config, heads, kept, tokenizer)
     train_seconds = time.perf_counter() - started
     result, text = evaluate(gold_path, out)
     (out / "eval.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
-    write_model_card(out, config, result, text, log, train_seconds, t_features, len(data))
-    print(text)
-    print(f"\nmodel written to {out} in {train_seconds / 60:.1f} min of training "
-          f"({t_features / 60:.1f} min of it encoder vectors)")
+    write_model_card(out)
+    log.info("%s", text)
+    log.info("\nmodel written to %s in %.1f min of training (%.1f min of it encoder vectors)",
+             out, train_seconds / 60, t_features / 60)
     return out
 
 
-def _label_names() -> dict[str, str]:
-    from healthtag.models.taxonomy import load_taxonomy
+def _plain(obj) -> dict:
+    from healthtag.models.typed_config import to_plain
 
-    return {lab.id: lab.name for lab in load_taxonomy(None).all_labels}
+    return to_plain(obj)
 
 
 if __name__ == "__main__":

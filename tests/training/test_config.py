@@ -1,0 +1,37 @@
+"""Tests of training.config: the shipped training YAML loads and bad keys are caught with their line."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from healthtag.models.typed_config import ConfigError
+from healthtag.training.config import TrainConfig, load_train_config
+
+CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
+
+
+def test_default_config_loads_typed():
+    cfg = load_train_config(CONFIG)
+    assert isinstance(cfg, TrainConfig)
+    assert cfg.encoder.num_layers == 7 and cfg.combination.combine == "max_rules_gate"
+    assert cfg.combination.votes.full_vote_mentions == 3 and cfg.training.self_training_rounds == 1
+    assert cfg.run_path == Path("runs/default")
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("  epochs: 30", "  epoch: 30", "unknown key 'epoch'"),
+    ("  dropout: 0.2", "  dropout: 1.5", "dropout must be in [0, 1)"),
+    ("  num_layers: 7 ", "  num_layers: seven ", "encoder.num_layers"),
+    ("  combine: max_rules_gate", "  combine: maxx", "combine must be one of"),
+])
+def test_mistakes_are_reported_with_file_and_line(tmp_path, old, new, message):
+    text = CONFIG.read_text(encoding="utf-8")
+    assert old in text
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace(old, new, 1), encoding="utf-8")
+    line = next(i for i, x in enumerate(bad.read_text(encoding="utf-8").splitlines(), 1) if x.startswith(new))
+    with pytest.raises(ConfigError) as info:
+        load_train_config(bad)
+    assert message in str(info.value) and str(bad) in str(info.value)
+    if "unknown" in message or "num_layers" in message:
+        assert f"{bad}:{line}:" in str(info.value)

