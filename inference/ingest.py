@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import os
 import re
+import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +24,8 @@ from typing import Any
 from healthtag.text.textnorm import normalize_line
 
 from .lineshape import can_continue, comma_count, is_broken_line
+
+log = logging.getLogger(__name__)
 
 PAGE_SUFFIXES = (".txt",)
 JSONL_SUFFIXES = (".jsonl",)
@@ -69,46 +74,90 @@ class InputRecord:
     line: int | None = None
     error: str | None = None
     size: int = 0          # input bytes this record covers (for progress); 0 when unknown
+    warnings: list[str] = field(default_factory=list)   # e.g. bad bytes decoded with replacement
 
 
 # ---------------------------------------------------------------- decoding
 
 
 def _looks_binary(data: bytes) -> bool:
-    if b"\x00" in data[:65536]:
-        return True
+    """Mostly control bytes: an image, an archive, a PDF. A stray NUL or bad byte in text is not that."""
     sample = data[:65536]
     control = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13, 27))
     return len(sample) > 0 and control / len(sample) > 0.05
 
 
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
 def decode_bytes(data: bytes, source: str = "<bytes>") -> tuple[str, str]:
-    """Decode a page's bytes, returning (text, encoding name).
+    """Decode a page's bytes strictly, returning (text, encoding name); `IngestError` if that fails.
 
     UTF-8 (with or without BOM) and UTF-16 with BOM are recognised first; else
     GB18030 (a superset of GBK and GB2312). Line ends are translated the way
     Python's text mode does (CRLF and CR become LF): offsets refer to that text.
     """
+    text, enc, problems = decode_tolerant(data, source)
+    if problems:
+        raise IngestError(problems[0])
+    return text, enc
+
+
+def decode_tolerant(data: bytes, source: str = "<bytes>") -> tuple[str, str, list[str]]:
+    """Like `decode_bytes`, but a few bad bytes (or NULs) cost only themselves.
+
+    They become U+FFFD and each problem is reported with its byte offset and
+    line, so the rest of the page is still segmented and tagged. Only a file
+    that is mostly control bytes is refused as binary.
+    """
+    problems: list[str] = []
     if data.startswith(b"\xef\xbb\xbf"):
-        text, enc = data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+        text, enc = _decode_reporting(data[3:], "utf-8", source, problems, skipped=3), "utf-8-sig"
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            text, enc = data.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError as exc:
-            raise IngestError(f"{source}: invalid UTF-16 text ({exc.reason} at byte {exc.start})") from exc
+        text, enc = _decode_reporting(data, "utf-16", source, problems), "utf-16"
     else:
         if _looks_binary(data):
             raise IngestError(f"{source}: looks like a binary file, not text")
         try:
             text, enc = data.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as utf8_error:
             try:
                 text, enc = data.decode("gb18030"), "gb18030"
-            except UnicodeDecodeError as exc:
-                raise IngestError(
-                    f"{source}: neither UTF-8 nor GB18030 (bad byte at offset {exc.start})"
-                ) from exc
-    return text.replace("\r\n", "\n").replace("\r", "\n"), enc
+            except UnicodeDecodeError:
+                # neither decodes whole: take the one that loses fewer characters
+                as_utf8 = data.decode("utf-8", errors="replace")
+                as_gb = data.decode("gb18030", errors="replace")
+                if as_gb.count("\ufffd") < as_utf8.count("\ufffd"):
+                    text, enc = _decode_reporting(data, "gb18030", source, problems), "gb18030"
+                else:
+                    text, enc = _decode_reporting(data, "utf-8", source, problems), "utf-8"
+                del utf8_error
+    if "\x00" in text:
+        first = text.index("\x00")
+        problems.append(f"{source}:{text.count(chr(10), 0, first) + 1}: NUL character(s) replaced by U+FFFD")
+        text = text.replace("\x00", "\ufffd")
+    return text.replace("\r\n", "\n").replace("\r", "\n"), enc, problems
+
+
+def _decode_reporting(data: bytes, encoding: str, source: str, problems: list[str], skipped: int = 0) -> str:
+    """Decode, replacing bad bytes; each bad run is reported as ``source:line: ... byte offset N``."""
+    out, pos = [], 0
+    while True:
+        try:
+            out.append(data[pos:].decode(encoding))
+            return "".join(out)
+        except UnicodeDecodeError as err:
+            bad = pos + err.start
+            out.append(data[pos:bad].decode(encoding))
+            out.append("\ufffd")
+            if len(problems) < 20:
+                problems.append(f"{source}:{_line_of(data, bad)}: bytes not valid {encoding} at byte offset "
+                                f"{bad + skipped} replaced by U+FFFD")
+            pos = pos + err.end
+            if len(problems) >= 20:      # a badly broken file: replace the rest without reporting each run
+                out.append(data[pos:].decode(encoding, errors="replace"))
+                return "".join(out)
 
 
 # ---------------------------------------------------------------- paragraphs
@@ -205,14 +254,42 @@ def page_from_text(text: str, source: str = "<text>", encoding: str = "str") -> 
     return Page(source=source, text=text, encoding=encoding, paragraphs=split_paragraphs(text))
 
 
-def read_page(path: str | Path) -> Page:
+def read_page(path: str | Path, problems: list[str] | None = None) -> Page:
+    """A page file, decoded; bad bytes are replaced and reported into ``problems`` (else refused)."""
     path = Path(path)
+    data = _read_regular(path)
+    if problems is None:
+        text, enc = decode_bytes(data, str(path))
+    else:
+        text, enc, found = decode_tolerant(data, str(path))
+        problems.extend(found)
+    return page_from_text(text, source=str(path), encoding=enc)
+
+
+def _read_regular(path: Path) -> bytes:
+    """The bytes of a regular file; a FIFO, device or socket is refused by its type and never opened."""
     try:
-        data = path.read_bytes()
+        mode = path.stat().st_mode
     except OSError as exc:
         raise IngestError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
-    text, enc = decode_bytes(data, str(path))
-    return page_from_text(text, source=str(path), encoding=enc)
+    if not stat.S_ISREG(mode):
+        raise IngestError(f"{path}: not a regular file ({_kind_of(mode)}); not read")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "not a regular file"
 
 
 # ---------------------------------------------------------------- JSONL
@@ -225,35 +302,91 @@ def parse_jsonl_line(line: str, source: str, lineno: int) -> InputRecord:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         return InputRecord(source=source, line=lineno, error=f"{where}: invalid JSON ({exc.msg})")
+    except RecursionError:
+        return InputRecord(source=source, line=lineno, error=f"{where}: JSON nested too deeply")
     if not isinstance(obj, dict):
         return InputRecord(source=source, line=lineno, error=f"{where}: expected a JSON object")
-    text = obj.get("text")
     rid = obj.get("id")
-    rid = str(rid) if rid is not None else where
+    rid = str(rid) if isinstance(rid, (str, int, float)) and not isinstance(rid, bool) else where
+    if not _encodable(rid):
+        rid = where
+    text = obj.get("text")
     if not isinstance(text, str):
         what = "missing" if text is None else "not a string"
         return InputRecord(source=source, line=lineno, article={"id": rid}, error=f"{where}: field 'text' is {what}")
-    title = obj.get("title") or ""
-    if not isinstance(title, str):
-        title = str(title)
-    return InputRecord(source=source, line=lineno, article={"id": rid, "title": title, "text": text})
+    article: dict[str, Any] = {"id": rid, "title": "", "text": text}
+    for key in ARTICLE_TEXT_FIELDS:
+        value = obj.get(key)
+        if value is not None and not isinstance(value, str):
+            value = str(value) if isinstance(value, (int, float)) else None
+        if value:
+            article[key] = value
+    if obj.get("kind") in ("article", "fragment"):
+        article["kind"] = obj["kind"]
+    if isinstance(obj.get("sections"), list) and all(isinstance(x, str) for x in obj["sections"]):
+        article["sections"] = obj["sections"]       # `segment` output: the body's section headings
+    bad = [k for k, v in article.items() if isinstance(v, str) and not _encodable(v)]
+    bad += ["sections"] if not all(_encodable(x) for x in article.get("sections", [])) else []
+    if bad:
+        return InputRecord(source=source, line=lineno, article={"id": rid},
+                           error=f"{where}: field '{bad[0]}' holds a lone surrogate (not valid Unicode text)")
+    return InputRecord(source=source, line=lineno, article=article)
 
 
-def read_jsonl(path: str | Path) -> Iterator[InputRecord]:
-    """Articles of a JSONL file, one per non-blank line, errors as records (the batch goes on)."""
-    path = Path(path)
+ARTICLE_TEXT_FIELDS = ("title", "kicker", "subtitle", "byline", "source")
+
+
+def _encodable(text: str) -> bool:
     try:
-        data = path.read_bytes()
-        text, _ = decode_bytes(data, str(path))
-    except (OSError, IngestError) as exc:
-        msg = str(exc) if isinstance(exc, IngestError) else f"{path}: cannot read file ({exc})"
-        yield InputRecord(source=str(path), error=msg)
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def read_jsonl(path: str | Path, source: str | None = None) -> Iterator[InputRecord]:
+    """Articles of a JSONL file, one per non-blank line, errors as records (the batch goes on).
+
+    A line with bytes that are not UTF-8 (nor, for a whole GB18030 file, GB18030)
+    becomes one error record; the other lines are read as usual.
+    """
+    path = Path(path)
+    name = source or str(path)
+    try:
+        data = _read_regular(path)
+    except IngestError as exc:
+        yield InputRecord(source=name, error=str(exc).replace(str(path), name, 1))
         return
-    yield from _jsonl_records(text.split("\n"), str(path))
+    yield from jsonl_bytes_records(data, name)
 
 
-def _jsonl_records(lines: list[str], source: str) -> Iterator[InputRecord]:
-    for lineno, line in enumerate(lines, 1):
+def jsonl_bytes_records(data: bytes, source: str) -> Iterator[InputRecord]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    whole = None
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            whole = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    if whole is not None:
+        yield from _jsonl_records(whole.replace("\r\n", "\n").split("\n"), source)
+        return
+    offset = 0
+    for lineno, raw in enumerate(data.split(b"\n"), 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield InputRecord(source=source, line=lineno, size=len(raw) + 1,
+                              error=f"{source}:{lineno}: bytes not valid UTF-8 at byte offset {offset + exc.start}")
+        else:
+            yield from _jsonl_records([line], source, first_line=lineno)
+        offset += len(raw) + 1
+
+
+def _jsonl_records(lines: list[str], source: str, first_line: int = 1) -> Iterator[InputRecord]:
+    for lineno, line in enumerate(lines, first_line):
         if line.strip():
             rec = parse_jsonl_line(line, source, lineno)
             rec.size = len(line.encode("utf-8", errors="replace")) + 1
@@ -263,55 +396,133 @@ def _jsonl_records(lines: list[str], source: str) -> Iterator[InputRecord]:
 # ---------------------------------------------------------------- paths
 
 
-def expand_paths(paths: list[str]) -> Iterator[tuple[str, Path | None]]:
+def display_name(path: Path) -> str:
+    """How a file is named in records: relative to the working folder when inside it, else absolute.
+
+    The same file spelled ``seeds/x.txt``, ``./seeds/x.txt`` or ``/abs/seeds/x.txt``
+    gets one name, so ids built from it (error records, ``--resume``) do not
+    depend on how the path was typed.
+    """
+    absolute = os.path.abspath(path)
+    relative = os.path.relpath(absolute)
+    return absolute if relative.startswith("..") else relative
+
+
+def expand_paths(paths: list[str]) -> Iterator[tuple[str, Path | None, str | None]]:
     """Resolve CLI paths into files: folders recursively in sorted order; `-` is stdin.
 
-    Yields (display name, path); a missing path is yielded with path None so
-    the caller reports it and goes on.
+    Yields (display name, path, problem). A path that cannot be read as input
+    (missing, a FIFO or device, a folder that cannot be listed, a symlink loop)
+    comes with path None and a problem, so the caller writes a record for it
+    and goes on. Files of other types inside a folder are skipped with one
+    warning per folder.
     """
     for p in paths:
         if p == "-":
-            yield "-", None
+            yield "-", None, None
             continue
         path = Path(p)
-        if path.is_dir():
-            for f in sorted(path.rglob("*")):
-                if f.is_file() and f.suffix.lower() in PAGE_SUFFIXES + JSONL_SUFFIXES:
-                    yield str(f), f
+        if os.path.isdir(path):
+            yield from _walk(path)
         elif path.exists():
-            yield str(path), path
+            try:
+                mode = path.stat().st_mode
+            except OSError as exc:
+                yield display_name(path), None, f"{display_name(path)}: cannot read ({exc.strerror or exc})"
+                continue
+            problem = None if stat.S_ISREG(mode) else f"{display_name(path)}: {_kind_of(mode)}; not read"
+            yield display_name(path), (path if problem is None else None), problem
+        elif path.is_symlink():
+            yield display_name(path), None, f"{display_name(path)}: broken or looping symbolic link"
         else:
-            yield str(path), None
+            yield display_name(path), None, f"{display_name(path)}: no such file or folder"
+
+
+def _walk(root: Path) -> Iterator[tuple[str, Path | None, str | None]]:
+    """Files under ``root`` in sorted order, following symlinked folders once (loops are reported)."""
+    seen: set[tuple[int, int]] = set()
+    skipped: list[str] = []
+
+    def visit(folder: Path) -> Iterator[tuple[str, Path | None, str | None]]:
+        try:
+            st = folder.stat()
+        except OSError as exc:
+            yield display_name(folder), None, f"{display_name(folder)}: cannot open folder ({exc.strerror or exc})"
+            return
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            yield display_name(folder), None, f"{display_name(folder)}: symbolic link loop; folder read once"
+            return
+        seen.add(key)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            yield display_name(folder), None, f"{display_name(folder)}: cannot list folder ({exc.strerror or exc})"
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir()
+                is_file = entry.is_file()
+            except OSError:
+                is_dir = is_file = False
+            if is_dir:
+                yield from visit(path)
+            elif path.suffix.lower() not in PAGE_SUFFIXES + JSONL_SUFFIXES:
+                skipped.append(entry.name)
+            elif is_file:
+                yield display_name(path), path, None
+            elif entry.is_symlink() and not path.exists():
+                yield display_name(path), None, f"{display_name(path)}: broken or looping symbolic link"
+            else:
+                try:
+                    kind = _kind_of(path.stat().st_mode)
+                except OSError as exc:
+                    kind = f"cannot read ({exc.strerror or exc})"
+                yield display_name(path), None, f"{display_name(path)}: {kind}; not read"
+
+    yield from visit(root)
+    if skipped:
+        log.warning("%s: skipped %d file(s) that are neither pages (.txt) nor article files (.jsonl), e.g. %s",
+                    display_name(root), len(skipped), skipped[0])
 
 
 def iter_inputs(paths: list[str]) -> Iterator[InputRecord]:
     """Every input unit of the given paths, in order: pages, JSONL articles, or error records."""
-    for name, path in expand_paths(paths):
+    for name, path, problem in expand_paths(paths):
         if name == "-":
             yield from _read_stdin()
         elif path is None:
-            yield InputRecord(source=name, error=f"{name}: no such file or folder")
+            yield InputRecord(source=name, error=problem or f"{name}: cannot be read")
         elif path.suffix.lower() in JSONL_SUFFIXES:
-            yield from read_jsonl(path)
+            yield from read_jsonl(path, name)
         else:
+            problems: list[str] = []
             try:
-                yield InputRecord(source=name, page=read_page(path), size=_size(path))
+                page = read_page(path, problems)
             except IngestError as exc:
-                yield InputRecord(source=name, error=str(exc), size=_size(path))
+                yield InputRecord(source=name, error=str(exc).replace(str(path), name, 1), size=_size(path))
+                continue
+            page.source = name
+            for problem in problems:
+                log.warning("%s", problem)
+            yield InputRecord(source=name, page=page, size=_size(path), warnings=problems)
 
 
 def _read_stdin() -> Iterator[InputRecord]:
     """Stdin holds either JSONL articles (first non-blank char `{`) or one page."""
     data = sys.stdin.buffer.read()
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        yield from jsonl_bytes_records(data, "<stdin>")
+        return
     try:
-        text, enc = decode_bytes(data, "<stdin>")
+        text, enc, problems = decode_tolerant(data, "<stdin>")
     except IngestError as exc:
         yield InputRecord(source="-", error=str(exc))
         return
-    if text.lstrip().startswith("{"):
-        yield from _jsonl_records(text.split("\n"), "<stdin>")
-    else:
-        yield InputRecord(source="-", page=page_from_text(text, source="<stdin>", encoding=enc))
+    for problem in problems:
+        log.warning("%s", problem)
+    yield InputRecord(source="-", page=page_from_text(text, source="<stdin>", encoding=enc), warnings=problems)
 
 
 def _size(path: Path) -> int:
@@ -324,7 +535,7 @@ def _size(path: Path) -> int:
 def input_size(paths: list[str]) -> int | None:
     """Total bytes of the files the paths expand to (None when stdin is among them: size unknown)."""
     total = 0
-    for name, path in expand_paths(paths):
+    for name, path, _ in expand_paths(paths):
         if name == "-":
             return None
         if path is not None:

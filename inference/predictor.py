@@ -50,6 +50,7 @@ class Prediction:
     keyphrases: list[str] = field(default_factory=list)
     rule_hits: dict[str, list[str]] = field(default_factory=dict)
     disagreement: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     error: str | None = None
 
     def to_dict(self) -> dict:
@@ -223,7 +224,7 @@ class Predictor:
             labels=[TopicTag(lab, tax.name_of(lab), round(row[lab], 4)) for lab in topics],
             summary=self._summary(art, sentence_scores) if decision.health else None,
             keyphrases=keyphrases(f"{art.title}\n{art.text}", seed_terms=[t for ts in hits.values() for t in ts]),
-            rule_hits=hits, disagreement=decision.disagreement)
+            rule_hits=hits, disagreement=decision.disagreement, warnings=list(art.warnings))
 
     def _summary(self, art: Article, sentence_scores) -> str:
         sents = art.sentences

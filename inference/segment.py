@@ -268,28 +268,60 @@ def segment_page(page: Page) -> list[Article]:
 
 
 def article_from_record(rec: dict, source: str) -> Article:
-    """A ready-made JSONL article (not segmented): the text is normalised and split into sentences."""
+    """A ready-made JSONL article (not segmented).
+
+    A plain record ``{"id", "title"?, "text"}`` is normalised, OCR-repaired and
+    split into sentences. A `healthtag segment` line (it carries ``sections``)
+    is already all of that: its text lines are taken as they are, the section
+    headings are left out of the sentences as in the page, and its kicker,
+    subtitle, byline and source are kept, so it tags exactly as inside its page.
+    """
+    if isinstance(rec.get("sections"), list):
+        return _segmented_article(rec, source)
     page = page_from_text(rec["text"], source=source)
     body = [p.text for p in page.paragraphs if not p.duplicate]
     sentences = [s for para in body for s in split_sentences(para)]
     return Article(
         id=rec["id"],
-        source=source,
+        source=rec.get("source") or source,
         start=0,
         end=len(rec["text"]),
         title=rec.get("title", ""),
+        kicker=rec.get("kicker", ""),
+        subtitle=rec.get("subtitle", ""),
+        byline=rec.get("byline", ""),
         text="\n".join(body),
         sentences=sentences,
     )
 
 
+def _segmented_article(rec: dict, source: str) -> Article:
+    sections = list(rec["sections"])
+    lines = [line for line in rec["text"].split("\n") if line.strip()]
+    sentences, pending = [], list(sections)
+    for line in lines:
+        if pending and line == pending[0]:
+            pending.pop(0)
+            continue
+        sentences.extend(split_sentences(line))
+    return Article(id=rec["id"], source=rec.get("source") or source, start=0, end=len(rec["text"]),
+                   kind=rec.get("kind", "article"), title=rec.get("title", ""), kicker=rec.get("kicker", ""), subtitle=rec.get("subtitle", ""),
+                   byline=rec.get("byline", ""), text="\n".join(lines), sentences=sentences, sections=sections)
+
+
 def iter_spans(records: Iterator[InputRecord]) -> Iterator[tuple[Article | None, InputRecord]]:
-    """Articles and fragments of every input, in order; (None, record) for an unreadable one."""
+    """Articles and fragments of every input, in order; (None, record) for an unreadable one.
+
+    Reading problems of a page (bad bytes replaced) are attached to the spans
+    that contain a replaced character, so only those are flagged.
+    """
     for rec in records:
         if rec.error is not None:
             yield None, rec
         elif rec.page is not None:
             for art in segment_page(rec.page):
+                if rec.warnings and "\ufffd" in rec.page.text[art.start:art.end]:
+                    art.warnings = list(rec.warnings)
                 yield art, rec
         elif rec.article is not None:
             yield article_from_record(rec.article, rec.source), rec

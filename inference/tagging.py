@@ -52,6 +52,8 @@ def input_articles(records: Iterable[InputRecord]) -> Iterator[Article | Predict
             elif art.kind == "article":
                 found += 1
                 yield art
+            elif rec.article is not None:
+                found += 1          # a `segment` fragment line: not an article, skipped as in its page
         if not found:
             message = f"{rec.source}: no article found (empty, blank, or only ads/fragments)"
             log.warning("%s", message)

@@ -39,6 +39,7 @@ class Article:
     sections: list[str] = field(default_factory=list)
     captions: list[str] = field(default_factory=list)
     index: int = 0
+    warnings: list[str] = field(default_factory=list)   # problems met reading it (bad bytes replaced, …)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,4 +58,5 @@ class Article:
             "subtitle": self.subtitle,
             "byline": self.byline,
             "text": self.text,
+            "sections": self.sections,
         }
