@@ -82,6 +82,8 @@ def tag_to_writer(paths: list[str], predictor: Predictor, writer: RecordWriter,
             key = writer.key(item.id)
             if done.get(key, 0) > 0:
                 done[key] -= 1
+                if isinstance(item, Prediction) and item.error is not None:
+                    summary.errors += 1          # still unreadable: the exit code must say so on resume too
                 continue
             yield item
 

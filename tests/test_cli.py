@@ -266,3 +266,177 @@ def test_console_script_runs_as_module():
     res = subprocess.run([sys.executable, "-m", "healthtag", "segment", str(SEED)], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert len(lines(res.stdout)) == 7
+
+
+# ---------------------------------------------------------------- data safety of `tag` (one test per hazard)
+
+
+def rules_tag(*args: str, input: bytes | None = None):
+    return runner.invoke(app, ["tag", "--rules-only", *args], input=input)
+
+
+def jsonl_file(path: Path, n: int = 5) -> Path:
+    path.write_text("".join(json.dumps({"id": f"j{i}", "text": ARTICLE}, ensure_ascii=False) + "\n"
+                            for i in range(n)), encoding="utf-8")
+    return path
+
+
+def test_output_equal_to_an_input_is_refused_and_the_input_kept(tmp_path):
+    src = jsonl_file(tmp_path / "in.jsonl")
+    before = src.read_bytes()
+    res = rules_tag(str(src), "-o", str(src))
+    assert res.exit_code == 2 and "also an input" in res.output
+    assert src.read_bytes() == before
+    page = tmp_path / "p.txt"
+    page.write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
+    res = rules_tag(str(page), "-o", str(page))
+    assert res.exit_code == 2 and page.read_text(encoding="utf-8") == SEED.read_text(encoding="utf-8")
+
+
+def test_bad_out_is_reported_before_the_model_loads(tmp_path):
+    res = runner.invoke(app, ["tag", str(SEED), "-o", str(tmp_path), "--model", str(tmp_path / "nope")])
+    assert res.exit_code == 2 and "is a folder" in res.output and "model" not in res.output
+    res = runner.invoke(app, ["tag", str(SEED), "-o", "/dev/full", "--model", str(tmp_path / "nope")])
+    assert res.exit_code == 2 and "not a regular file" in res.output
+    assert len(res.output.strip().splitlines()) == 1 and "Traceback" not in res.output
+
+
+def test_poison_lines_cost_only_themselves(tmp_path):
+    good = json.dumps({"id": "ok", "text": ARTICLE}, ensure_ascii=False).encode()
+    lines = [good.replace(b'"ok"', b'"ok1"'),
+             b'{"id": "deep", "text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+             b'{"id": "sur", "text": "\\ud800 broken"}',
+             b'{"id": "nul", "text": "a\x00b"}',
+             good.replace(b'"ok"', b'"bad"').replace("义诊".encode(), b"\xff\xfe", 1),
+             good.replace(b'"ok"', b'"ok2"')]
+    src = tmp_path / "poison.jsonl"
+    src.write_bytes(b"\n".join(lines) + b"\n")
+    out = tmp_path / "o.jsonl"
+    res = rules_tag(str(src), "-o", str(out))
+    assert res.exit_code == 3, res.output
+    recs = records(out)
+    assert len(recs) == 6
+    by_line = {r["id"]: r for r in recs}
+    assert by_line["ok1"]["error"] is None and by_line["ok2"]["error"] is None
+    errors = [r["error"] for r in recs if r["error"]]
+    assert any(":2: JSON nested too deeply" in e for e in errors)
+    assert any(":3: field 'text' holds a lone surrogate" in e for e in errors)
+    assert any(":4: invalid JSON" in e for e in errors)
+    assert any(":5: bytes not valid UTF-8 at byte offset" in e for e in errors)
+    offset = int(next(e for e in errors if ":5:" in e).rsplit(" ", 1)[1])
+    assert src.read_bytes()[offset:offset + 2] == b"\xff\xfe"          # the offset is the bad byte's
+    res = rules_tag(str(src), "-o", str(out), "--resume")              # and resume does not die on them
+    assert res.exit_code == 3 and len(records(out)) == 6
+
+
+def test_a_bad_byte_in_a_page_costs_only_its_article(tmp_path):
+    page = SEED.read_bytes()
+    pos = page.index("邵阳市卫健系统".encode())
+    broken = tmp_path / "p.txt"
+    broken.write_bytes(page[:pos] + b"\xff" + page[pos:])
+    out = tmp_path / "o.jsonl"
+    res = rules_tag(str(broken), "-o", str(out))
+    assert res.exit_code == 0, res.output
+    recs = records(out)
+    assert len(recs) == 6 and all(r["error"] is None for r in recs)
+    flagged = [r for r in recs if r["warnings"]]
+    assert len(flagged) == 1 and f"byte offset {pos}" in flagged[0]["warnings"][0]
+    line = page[:pos].count(b"\n") + 1
+    assert f"p.txt:{line}:" in flagged[0]["warnings"][0]
+
+
+def test_fifo_and_folder_hazards_become_records(tmp_path):
+    d = tmp_path / "in"
+    (d / "sub").mkdir(parents=True)
+    jsonl_file(d / "sub" / "a.jsonl", 2)
+    os.mkfifo(d / "f.txt")
+    (d / "loop").symlink_to(d, target_is_directory=True)
+    (d / "dangling.txt").symlink_to(tmp_path / "missing.txt")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    jsonl_file(outside / "b.jsonl", 1)
+    (d / "linked").symlink_to(outside, target_is_directory=True)
+    (d / "notes.md").write_text("not an input", encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    import subprocess as sp
+
+    proc = sp.run([sys.executable, "-m", "healthtag", "tag", "--rules-only", str(d), "-o", str(out)],
+                  capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3, proc.stderr
+    recs = records(out)
+    errors = [r["error"] for r in recs if r["error"]]
+    assert any("f.txt: a FIFO; not read" in e for e in errors)
+    assert any("loop" in e and "symbolic link loop" in e for e in errors)
+    assert any("dangling.txt: broken or looping symbolic link" in e for e in errors)
+    assert sum(1 for r in recs if r["error"] is None) == 3              # a.jsonl (2) + the linked folder's b.jsonl
+    assert "skipped 1 file(s)" in proc.stderr and "notes.md" in proc.stderr
+    res = rules_tag(str(d / "f.txt"), "-o", str(tmp_path / "o2.jsonl"))
+    assert res.exit_code == 3 and "FIFO" in records(tmp_path / "o2.jsonl")[0]["error"]
+
+
+def test_resume_keys_do_not_depend_on_how_a_path_is_spelled(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    jsonl_file(tmp_path / "a.jsonl", 3)
+    (tmp_path / "a.jsonl").write_text((tmp_path / "a.jsonl").read_text(encoding="utf-8") + "{broken\n",
+                                      encoding="utf-8")
+    rules_tag("a.jsonl", "missing.txt", "-o", "o.jsonl")
+    res = rules_tag(str(tmp_path / "a.jsonl"), str(tmp_path / "missing.txt"), "-o", str(tmp_path / "o.jsonl"),
+                    "--resume")
+    assert res.exit_code == 3
+    ids = [r["id"] for r in records(tmp_path / "o.jsonl")]
+    assert len(ids) == 5 and len(set(ids)) == 5, ids
+
+
+def test_format_follows_the_extension_and_resume_refuses_another(tmp_path):
+    out = tmp_path / "x.csv"
+    assert rules_tag(str(SEED), "-o", str(out)).exit_code == 0
+    assert out.read_bytes().startswith(b"\xef\xbb\xbfid,source,")
+    res = rules_tag(str(SEED), "-o", str(out), "--format", "jsonl")
+    assert res.exit_code == 2 and "conflicts" in res.output
+    j = tmp_path / "x.out"
+    assert rules_tag(str(SEED), "-o", str(j)).exit_code == 0
+    res = rules_tag(str(SEED), "-o", str(j), "--format", "csv", "--resume")
+    assert res.exit_code == 2 and "holds jsonl records" in res.output
+    assert all(line.startswith("{") for line in j.read_text(encoding="utf-8").splitlines())
+
+
+def test_segment_output_tags_exactly_as_its_page(tmp_path, tiny_model_dir):
+    spans = tmp_path / "spans.jsonl"
+    assert runner.invoke(app, ["segment", str(SEEDS), "-o", str(spans)]).exit_code == 0
+    via_segment, via_page = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    for src, out in ((spans, via_segment), (SEEDS, via_page)):
+        res = runner.invoke(app, ["tag", str(src), "-o", str(out), "--model", str(tiny_model_dir)])
+        assert res.exit_code == 0, res.output
+    assert records(via_segment) == records(via_page)
+    assert len(records(via_page)) == 24
+
+
+def test_exit_codes_for_missing_and_empty_inputs(tmp_path):
+    (tmp_path / "empty.txt").write_bytes(b"")
+    assert rules_tag(str(SEED)).exit_code == 0
+    assert rules_tag(str(tmp_path / "typo.txt")).exit_code == 3
+    assert rules_tag(str(tmp_path / "empty.txt"), str(SEED)).exit_code == 3
+
+
+def test_a_model_whose_encoder_cannot_load_is_exit_2_in_one_line(tmp_path, tiny_model_dir):
+    import shutil
+
+    broken = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, broken)
+    config = json.loads((broken / "config.json").read_text(encoding="utf-8"))
+    config["encoder"]["spec"] = str(tmp_path / "no-encoder-here")
+    (broken / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    res = runner.invoke(app, ["tag", str(SEED), "--model", str(broken)])
+    assert res.exit_code == 2 and "cannot load the model" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_version_quiet_and_verbose():
+    from healthtag import __version__
+
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and __version__ in res.output
+    res = runner.invoke(app, ["-q", "tag", "--rules-only", "/no/such/file.txt"])
+    assert res.exit_code == 3 and "warning:" not in res.output
+    res = runner.invoke(app, ["tag", "--rules-only", "/no/such/file.txt"])
+    assert "warning: /no/such/file.txt: no such file or folder" in res.output
