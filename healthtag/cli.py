@@ -301,13 +301,15 @@ def train(
 ) -> None:
     """Train a model from weak labels (same as python -m healthtag.training.train)."""
     from healthtag.models.typed_config import ConfigError
+    from healthtag.training.preflight import MissingInput
     from healthtag.training.train import load_train_config, run
 
     try:
-        cfg = load_train_config(config)
+        run(load_train_config(config), out=out)
     except ConfigError as exc:
         raise _fail(str(exc), exc) from exc
-    run(cfg, out=out)
+    except MissingInput as exc:
+        raise _fail(str(exc.code).removeprefix("error: "), exc) from exc
 
 
 @app.command()

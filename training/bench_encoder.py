@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from healthtag.training.preflight import require_file
+
 from healthtag.resources import bundled_seeds_dir
 
 KEPT_VOCAB = Path(__file__).parents[1] / "models" / "default" / "kept_vocab.json"
@@ -97,6 +99,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--child", choices=["full", "trimmed"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.corpus is not None:
+        require_file(args.corpus, "unlabeled corpus (--corpus)")
     if args.child:
         print(json.dumps(measure(args.child, args.corpus, args.articles, args.threads)))
         return

@@ -28,6 +28,7 @@ from healthtag.models.runtime import (
     build_article_encoder,
     resolve_precision,
 )
+from healthtag.training.preflight import require_file
 
 from healthtag.resources import bundled_model_dir
 
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--model", type=Path, default=None, help="model directory whose encoder settings to use")
     args = parser.parse_args(argv)
+    require_file(args.corpus, "unlabeled corpus (--corpus)")
     model_dir = args.model or bundled_model_dir()
     base = read_model_config(model_dir).encoder
     articles = list(itertools.islice(corpus_articles(args.corpus), args.articles))

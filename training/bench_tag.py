@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from healthtag.training.preflight import require_file
+
 from healthtag.resources import bundled_seeds_dir
 
 _RUNNER = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
@@ -54,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--articles", type=int, default=1000)
     parser.add_argument("--model", type=Path, default=None)
     args = parser.parse_args(argv)
+    require_file(args.corpus, "unlabeled corpus (--corpus)")
     tag = [sys.executable, "-m", "healthtag", "tag"]
     model = ["--model", str(args.model)] if args.model else []
     with tempfile.TemporaryDirectory() as tmp:

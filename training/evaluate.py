@@ -34,8 +34,9 @@ from healthtag.models.scoring import BatchScores, Scorer
 from healthtag.models.taxonomy import Taxonomy, load_taxonomy
 
 from .calibrate import cross_validated_sets, decide_labels
-from .gold import GoldSet, file_digest, load_gold  # noqa: F401 - load_gold/file_digest are part of this module's API
+from .gold import GoldError, GoldSet, file_digest, load_gold  # noqa: F401 - load_gold/file_digest are part of this module's API
 from .label_model import LabelModel
+from .preflight import MissingInput, require_file
 from .topic_eval import TopicReport, format_side_by_side, score_topics
 
 log = logging.getLogger(__name__)
@@ -213,7 +214,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pages", type=Path, default=None, help="pages folder for page gold (default: the seeds)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    result, text = evaluate(args.gold, args.model, pages_dir=args.pages)
+    require_file(args.gold, "gold file (--gold)")
+    try:
+        result, text = evaluate(args.gold, args.model, pages_dir=args.pages)
+    except GoldError as exc:
+        raise MissingInput(str(exc)) from exc
     print(text)
     if args.json:
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")

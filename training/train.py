@@ -32,6 +32,7 @@ from .features import extract_features
 from .gold import load_gold
 from .heads_training import TrainingData, predict_docs, train_heads
 from .model_card import write_model_card
+from .preflight import require_file, require_folder, require_inews
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
     data_cfg = config.data
     settings = config.encoder
     tax = load_taxonomy(None)
+    preflight(config)
 
     weak_dir = run_dir / "weak"
     build_weak(Namespace(out=str(weak_dir), corpus=data_cfg.corpus, seeds=data_cfg.seeds,
@@ -105,6 +107,21 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
     log.info("\nmodel written to %s in %.1f min of training (%.1f min of it encoder vectors)",
              out, train_seconds / 60, t_features / 60)
     return out
+
+
+def preflight(config: TrainConfig) -> None:
+    """Everything the run reads must exist before the first encoder pass."""
+    data = config.data
+    require_file(data.calibration_gold, "calibration gold (data.calibration_gold)")
+    if data.corpus is not None:
+        require_file(data.corpus, "unlabeled corpus (data.corpus)")
+    if data.seeds is not None:
+        require_folder(data.seeds, "seed pages (data.seeds)")
+    if not data.no_inews:
+        require_inews()
+    if config.encoder.kept_vocab is not None:
+        require_file(config.encoder.kept_vocab, "kept vocabulary (encoder.kept_vocab)",
+                     "build it with python -m healthtag.training.build_vocab")
 
 
 def _plain(obj) -> dict:
