@@ -10,9 +10,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from healthtag.inference.records import (OutputError, RecordWriter, csv_cell, output_format, refuse_input_as_output,
-                                         sniff_format)
+from healthtag.inference.records import (
+    OutputError,
+    RecordWriter,
+    csv_cell,
+    output_format,
+    refuse_input_as_output,
+    sniff_format,
+)
 
 
 def rec(i: int, **extra) -> dict:
