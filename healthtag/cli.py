@@ -298,6 +298,7 @@ def tag(
 def train(
     config: Annotated[Path, typer.Option(help="Training config (YAML), e.g. configs/default.yaml.")],
     out: Annotated[Path | None, typer.Option(help="Model directory to write (default: the config's `out`).")] = None,
+    labelled: Annotated[list[Path] | None, typer.Option("--labelled", help="Reviewed labels (gold-format JSONL, repeatable): join the weak labels, weighted as clean.")] = None,
 ) -> None:
     """Train a model from weak labels (same as python -m healthtag.training.train)."""
     from healthtag.models.typed_config import ConfigError
@@ -305,7 +306,9 @@ def train(
     from healthtag.training.train import load_train_config, run
 
     try:
-        run(load_train_config(config), out=out)
+        cfg = load_train_config(config)
+        cfg.data.labelled = [*cfg.data.labelled, *(str(p) for p in labelled or [])]
+        run(cfg, out=out)
     except ConfigError as exc:
         raise _fail(str(exc), exc) from exc
     except MissingInput as exc:

@@ -30,6 +30,11 @@ def combine_scores(network: np.ndarray, rules: np.ndarray, rule: str, gate_colum
         out = np.maximum(network, rules)
         out[..., gate_column] = rules[..., gate_column]
         return out
+    if rule == "max_network_gate":
+        # topics as above; health gate: the network's, trained against general news
+        out = np.maximum(network, rules)
+        out[..., gate_column] = network[..., gate_column]
+        return out
     if rule == "mean":
         return (network + rules) / 2
     if rule == "network":

@@ -54,9 +54,16 @@ def tiny_encoder_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_config_path(tiny_model_dir) -> Path:
+    """The YAML the tiny model was trained from (its run directory holds the weak set and vector cache)."""
+    return tiny_model_dir.parent / "tiny.yaml"
+
+
+@pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, tiny_encoder_dir) -> Path:
-    from healthtag.models.typed_config import Locator, from_mapping
-    from healthtag.training.config import TrainConfig
+    import yaml
+
+    from healthtag.training.config import load_train_config
     from healthtag.training.train import run
 
     base = tmp_path_factory.mktemp("tiny-model")
@@ -74,4 +81,6 @@ def tiny_model_dir(tmp_path_factory, tiny_encoder_dir) -> Path:
         "combination": {"combine": "max_rules_gate", "rule_evidence": "graded_vote"},
         "summary": {"min_chars": 30, "max_chars": 120},
     }
-    return run(from_mapping(TrainConfig, config, Locator("tiny config")))
+    path = base / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return run(load_train_config(path))

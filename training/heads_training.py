@@ -67,6 +67,15 @@ class TrainingData:
     salience: list[torch.Tensor]            # per article [S_i]
     positions: list[torch.Tensor]           # per article [S_i, P]
     sentence_mask: list[torch.Tensor]       # per article [S_i] bool (sentence seen and article is health)
+    weights: torch.Tensor | None = None     # [N] loss weight per article (default 1)
+    clean: torch.Tensor | None = None       # [N] bool: reviewed labels, never replaced by self-training
+
+    def __post_init__(self) -> None:
+        n = int(self.doc.shape[0])
+        if self.weights is None:
+            self.weights = torch.ones(n)
+        if self.clean is None:
+            self.clean = torch.zeros(n, dtype=torch.bool)
 
     @classmethod
     def build(cls, features, weak, target_column: str = "soft_labels") -> "TrainingData":
@@ -81,6 +90,30 @@ class TrainingData:
             positions.append(position_features(n, [len(s) for s in sents]))
             masks.append(torch.tensor([t > 0 and health for t in tokens], dtype=torch.bool))
         return cls(doc, targets, sentences, salience, positions, masks)
+
+    @classmethod
+    def labelled(cls, features, sentences: list[list[str]], label_sets: list[set[str]], labels: list[str],
+                 weight: float) -> "TrainingData":
+        """Reviewed articles as training rows: 0/1 targets from their label sets, weighted as clean.
+
+        The gold format lists ``non_health`` alone for a general-news article,
+        so its topics are all 0. No sentence targets: reviewers label topics.
+        """
+        doc = torch.tensor(np.asarray(features["doc_vec"], dtype=np.float32)).reshape(len(label_sets), -1)
+        targets = torch.tensor([[1.0 if lab in g else 0.0 for lab in labels] for g in label_sets]).reshape(
+            len(label_sets), len(labels))
+        vecs = [torch.tensor(np.asarray(v, dtype=np.float32)).reshape(len(s), doc.shape[1])
+                for v, s in zip(features["sent_vecs"], sentences)]
+        return cls(doc, targets, vecs, [torch.zeros(len(s)) for s in sentences],
+                   [position_features(len(s), [len(x) for x in s]) for s in sentences],
+                   [torch.zeros(len(s), dtype=torch.bool) for s in sentences],
+                   torch.full((len(label_sets),), float(weight)), torch.ones(len(label_sets), dtype=torch.bool))
+
+    def concat(self, other: "TrainingData") -> "TrainingData":
+        return TrainingData(torch.cat([self.doc, other.doc]), torch.cat([self.targets, other.targets]),
+                            self.sentences + other.sentences, self.salience + other.salience,
+                            self.positions + other.positions, self.sentence_mask + other.sentence_mask,
+                            torch.cat([self.weights, other.weights]), torch.cat([self.clean, other.clean]))
 
     def __len__(self) -> int:
         return int(self.doc.shape[0])
@@ -131,12 +164,14 @@ def train_round(data: TrainingData, targets: torch.Tensor, config: HeadTrainingC
             idx = order[first:first + config.batch_size]
             logits = heads.doc_logits(data.doc[idx])
             loss_matrix = nn.functional.binary_cross_entropy_with_logits(logits, targets[idx], reduction="none")
+            loss_matrix = loss_matrix * data.weights[idx, None]
             if config.loss_filter > 0 and epoch >= config.loss_filter_warmup:
-                flat = loss_matrix.flatten()
-                keep = max(1, int(round(flat.numel() * (1 - config.loss_filter))))
-                kept_losses = torch.topk(flat, keep, largest=False).values
-                totals["dropped"] += flat.numel() - keep
-                doc_loss = kept_losses.mean()
+                # the highest weak losses are dropped; a reviewed label is never dropped
+                ranked = loss_matrix.masked_fill(data.clean[idx, None], float("-inf")).flatten()
+                keep = max(1, int(round(ranked.numel() * (1 - config.loss_filter))))
+                kept = torch.topk(ranked, keep, largest=False).indices
+                totals["dropped"] += ranked.numel() - keep
+                doc_loss = loss_matrix.flatten()[kept].mean()
             else:
                 doc_loss = loss_matrix.mean()
             sent_loss = _sentence_batch(data, heads, idx, data.doc[idx])
@@ -168,6 +203,12 @@ def self_training_targets(weak: torch.Tensor, predicted: torch.Tensor, confidenc
     return torch.where(confident, (predicted >= 0.5).float(), weak)
 
 
+def next_round_targets(data: TrainingData, predicted: torch.Tensor, confidence: float) -> torch.Tensor:
+    """Self-training targets for the next round; a reviewed (clean) row always keeps its own labels."""
+    new = self_training_targets(data.targets, predicted, confidence)
+    return torch.where(data.clean[:, None], data.targets, new)
+
+
 def train_heads(data: TrainingData, config: HeadTrainingConfig, run_dir: Path | None = None):
     """All rounds; returns the final heads and the log. Writes log.jsonl and checkpoints to run_dir."""
     from safetensors.torch import save_file
@@ -183,7 +224,7 @@ def train_heads(data: TrainingData, config: HeadTrainingConfig, run_dir: Path | 
             save_file(heads.state_dict(), str(run_dir / f"heads-round{round_index}.safetensors"))
         if round_index < config.self_training_rounds:
             predicted = predict_docs(heads, data.doc)
-            new_targets = self_training_targets(data.targets, predicted, config.self_training_confidence)
+            new_targets = next_round_targets(data, predicted, config.self_training_confidence)
             changed = float(((new_targets >= 0.5) != (targets >= 0.5)).float().mean())
             log.append({"round": round_index, "self_training_changed_fraction": round(changed, 4)})
             targets = new_targets

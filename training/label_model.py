@@ -119,10 +119,12 @@ class LabelModel:
             self.models[lab.id] = BinaryDawidSkene().fit(mat[health][:, self.columns[lab.id]], init, fixed_prior=prior)
         return self
 
-    def predict_proba(self, all_votes: list[ArticleVotes]) -> list[dict[str, float]]:
+    def predict_proba(self, all_votes: list[ArticleVotes], gate: bool = True) -> list[dict[str, float]]:
+        """Posteriors per label; ``gate=False`` leaves the topics unscaled by P(non_health)."""
         mat = self.rule_model.vote_matrix(all_votes)
         cols = {k: self.models[k].posterior(mat[:, c]) for k, c in self.columns.items()}
-        return [apply_gate({k: float(cols[k][i]) for k in cols}) for i in range(len(all_votes))]
+        rows = [{k: float(cols[k][i]) for k in cols} for i in range(len(all_votes))]
+        return [apply_gate(r) for r in rows] if gate else rows
 
     def rule_report(self) -> dict[str, dict[str, float]]:
         out = {}

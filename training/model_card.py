@@ -54,8 +54,10 @@ def render_model_card(config: ModelConfig, result: dict) -> str:
         f"redundancy {config.summary.redundancy}.",
         "",
         "## Labels it trained on",
-        f"- {training.get('articles', '?')} articles of weak labels (rules + label model over unlabeled text). "
-        "No gold label is a training target.",
+        f"- {training.get('articles', '?')} training rows: weak labels (rules + label model over unlabeled text)"
+        + (f", plus the reviewed labels of {', '.join(f'`{p}`' for p in training['reviewed_labels'])} weighted as clean; "
+           "every figure on those files below is cross-fitted (`python -m healthtag.training.crossfit`)."
+           if training.get("reviewed_labels") else ". No gold label is a training target."),
         f"- Thresholds calibrated on `{config.calibration.get('gold')}` "
         f"({config.calibration.get('articles')} articles, digest `{config.calibration.get('gold_digest')}`).",
         "",

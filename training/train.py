@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from healthtag.models.model_config import HeadsShape, ModelConfig
 from healthtag.models.scoring import Scorer
-from healthtag.models.taxonomy import load_taxonomy, taxonomy_digest
+from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy, taxonomy_digest
 from healthtag.models.topic_model import save_model
 from healthtag.models.vocab_trim import trimmed_tokenizer_path
 
@@ -60,8 +60,11 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
 
     weak_dir = run_dir / "weak"
     build_weak(Namespace(out=str(weak_dir), corpus=data_cfg.corpus, seeds=data_cfg.seeds,
-                         taxonomy=None, no_inews=data_cfg.no_inews,
-                         inews_limit=data_cfg.inews_limit, save_label_model=None), vote_settings=config.combination.votes)
+                         taxonomy=None, no_inews=data_cfg.no_inews, inews_limit=data_cfg.inews_limit,
+                         save_label_model=None, extra_corpora=data_cfg.extra_corpora,
+                         peoples_daily=data_cfg.peoples_daily, exclude_gold=data_cfg.exclude_gold,
+                         general_health_rate=data_cfg.general_health_rate),
+               vote_settings=config.combination.votes)
     weak = load_from_disk(str(weak_dir / "dataset"))
     labels = json.loads((weak_dir / "label_names.json").read_text(encoding="utf-8"))
     features = extract_features(weak["title"], weak["sentences"], settings,
@@ -70,6 +73,9 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
     t_features = time.perf_counter() - started
 
     data = TrainingData.build(features, weak, "soft_labels")
+    reviewed = reviewed_rows(data_cfg.labelled, labels, settings, run_dir, data_cfg.labelled_weight)
+    if reviewed is not None:
+        data = data.concat(reviewed)
     heads, train_log = train_heads(data, config.training, run_dir)
     log.info("heads trained in %.0fs (%d articles)", train_log.seconds, len(data))
 
@@ -79,20 +85,31 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
                                      settings, cache_dir=run_dir / "features", desc="calibration vectors")
     network = predict_docs(heads, torch.tensor(np.asarray(gold_features["doc_vec"], dtype=np.float32))).numpy()
     scores = Scorer(tax, labels, config.combination).score(gold.articles, network=network)
+    thresholds = fit_thresholds(scores.combined, gold.labels, labels)
+    calibration = {"gold": gold_path.name, "gold_digest": gold.digest, "articles": len(gold.articles)}
+    if data_cfg.gate_gold:
+        gate = load_gold(Path(data_cfg.gate_gold))
+        gate_features = extract_features([a.title for a in gate.articles], [a.sentences for a in gate.articles],
+                                         settings, cache_dir=run_dir / "features", desc="gate-set vectors")
+        gate_net = predict_docs(heads, torch.tensor(np.asarray(gate_features["doc_vec"], dtype=np.float32))).numpy()
+        gate_scores = Scorer(tax, labels, config.combination).score(gate.articles, network=gate_net)
+        thresholds[NON_HEALTH] = gate_threshold(scores.combined, gold.labels, gate_scores.combined, gate.labels, labels)
+        calibration.update(gate=Path(data_cfg.gate_gold).name, gate_digest=gate.digest, gate_articles=len(gate.articles))
     model_config = ModelConfig(
         name=config.name,
         encoder=settings,
         labels=labels,
         label_names={lab.id: lab.name for lab in tax.all_labels},
-        thresholds=fit_thresholds(scores.combined, gold.labels, labels),
+        thresholds=thresholds,
         network_thresholds=fit_thresholds(scores.network, gold.labels, labels),
         evidence_thresholds=fit_thresholds(scores.evidence, gold.labels, labels),
         heads=HeadsShape(heads.hidden, heads.n_outputs, heads.head_hidden),
         combination=config.combination,
         summary=config.summary,
         taxonomy_digest=taxonomy_digest(tax),
-        calibration={"gold": gold_path.name, "gold_digest": gold.digest, "articles": len(gold.articles)},
+        calibration=calibration,
         training={"config": _plain(config.training), "articles": len(data),
+                  "reviewed_labels": [str(p) for p in data_cfg.labelled],
                   "train_seconds_total": round(time.perf_counter() - started, 1),
                   "timing": {"feature_seconds": round(t_features, 1), "heads_seconds": round(train_log.seconds, 1)}},
     )
@@ -109,16 +126,46 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
     return out
 
 
+def gate_threshold(dev_scores: np.ndarray, dev_labels: list[set[str]], gate_scores: np.ndarray,
+                   gate_labels: list[set[str]], labels: list[str]) -> float:
+    """The non_health threshold fitted on dev and the gate set together (general news is what the gate is for)."""
+    j = labels.index(NON_HEALTH)
+    column = np.concatenate([dev_scores[:, j], gate_scores[:, j]])[:, None]
+    gold = [{NON_HEALTH} if NON_HEALTH in g else set() for g in [*dev_labels, *gate_labels]]
+    return fit_thresholds(column, gold, [NON_HEALTH])[NON_HEALTH]
+
+
+def reviewed_rows(paths: list[str], labels: list[str], settings, run_dir: Path, weight: float):
+    """Training rows from reviewed labels (gold-format JSONL or the review CSV), or None when there are none."""
+    if not paths:
+        return None
+    arts, sets = [], []
+    for path in paths:
+        gold = load_gold(Path(path))
+        arts += gold.articles
+        sets += gold.labels
+    features = extract_features([a.title for a in arts], [a.sentences for a in arts], settings,
+                                cache_dir=run_dir / "features", desc="reviewed-label vectors")
+    log.info("%d reviewed articles join the weak labels (weight %.1f)", len(arts), weight)
+    return TrainingData.labelled(features, [a.sentences for a in arts], sets, labels, weight)
+
+
 def preflight(config: TrainConfig) -> None:
     """Everything the run reads must exist before the first encoder pass."""
     data = config.data
     require_file(data.calibration_gold, "calibration gold (data.calibration_gold)")
+    if data.gate_gold is not None:
+        require_file(data.gate_gold, "gate set (data.gate_gold)")
     if data.corpus is not None:
         require_file(data.corpus, "unlabeled corpus (data.corpus)")
     if data.seeds is not None:
         require_folder(data.seeds, "seed pages (data.seeds)")
     if not data.no_inews:
         require_inews()
+    for path in [*data.extra_corpora, *data.exclude_gold]:
+        require_file(path, "file named in the data section")
+    for path in data.labelled:
+        require_file(path, "reviewed labels (data.labelled / --labelled)")
     if config.encoder.kept_vocab is not None:
         require_file(config.encoder.kept_vocab, "kept vocabulary (encoder.kept_vocab)",
                      "build it with python -m healthtag.training.build_vocab")

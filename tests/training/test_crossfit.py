@@ -1,0 +1,44 @@
+"""Tests of training.crossfit and of training with reviewed labels, on the tiny model's run."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from support import FIXTURES
+
+from healthtag.training.config import load_train_config
+from healthtag.training.crossfit import _reviewed, main
+from healthtag.training.train import run
+
+
+def test_reviewed_subsets_come_from_the_training_folds_only():
+    train_idx = [0, 2, 3, 5, 8]
+    assert _reviewed(train_idx, "0", 0) == []
+    assert _reviewed(train_idx, "all", 0) == train_idx
+    some = _reviewed(train_idx, "3", 1)
+    assert len(some) == 3 and set(some) <= set(train_idx)
+
+
+def test_crossfit_reports_out_of_fold_rows_with_spread(tiny_config_path: Path, tmp_path, capsys):
+    out = tmp_path / "cv.json"
+    main(["--config", str(tiny_config_path), "--seeds", "2", "--folds", "2", "--labelled", "0", "all",
+          "--gate", str(FIXTURES / "gold_labels_small.jsonl"), "--epochs", "2", "--json", str(out)])
+    result = json.loads(out.read_text())
+    assert set(result) == {"0", "all"}
+    for table in result.values():
+        assert {"rules", "network alone", "model (max_rules_gate)", "model (max_network_gate)"} <= set(table)
+        mean, spread = table["model (max_rules_gate)"]["micro_f1"]
+        assert 0.0 <= mean <= 1.0 and spread >= 0.0
+        assert "gate_accuracy" in table["model (max_network_gate)"]
+    assert "cross-fitted" in capsys.readouterr().out
+
+
+def test_training_with_reviewed_labels_records_them(tiny_config_path: Path, tmp_path):
+    config = load_train_config(tiny_config_path)
+    config.data.labelled = [str(FIXTURES / "gold_labels_small.jsonl")]
+    config.data.gate_gold = str(FIXTURES / "gold_labels_small.jsonl")
+    model = run(config, out=tmp_path / "m")
+    saved = json.loads((model / "config.json").read_text(encoding="utf-8"))
+    assert saved["training"]["reviewed_labels"] == config.data.labelled
+    assert saved["calibration"]["gate"] == "gold_labels_small.jsonl"
+    assert "reviewed labels of" in (model / "MODEL_CARD.md").read_text(encoding="utf-8")

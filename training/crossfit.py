@@ -1,0 +1,178 @@
+"""Repeated cross-validation on dev: how a training recipe does out of fold, with its spread.
+
+For every seed and every fold split of dev, the heads are trained (on the
+weak labels, plus the dev articles of the other folds when ``--labelled`` asks
+for reviewed labels), thresholds are fitted on the other folds, and the held-out
+fold is decided; each seed gives one out-of-fold prediction per dev article.
+The table reports mean ± standard deviation over seeds for the rules, the
+network alone and the model under each health-gate choice, side by side, and
+the gate's accuracy on the general-news gate set (its threshold fitted on the
+other folds of dev plus the other folds of the gate set, so that figure is
+out of fold too).
+
+    python -m healthtag.training.crossfit --config configs/default.yaml --seeds 3 --folds 5 --labelled 0 50 all
+
+It reads the run directory that `train` leaves (weak dataset, vector cache);
+dev is the config's calibration gold, and nothing it computes is written into
+a model.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from healthtag.models.evidence import each_rule_alone, predicted_labels
+from healthtag.models.scoring import Scorer
+from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy
+
+from .calibrate import decide_labels, fit_thresholds, folds
+from .config import load_train_config
+from .features import extract_features
+from .gold import load_gold
+from .heads_training import TrainingData, predict_docs, train_heads
+from .preflight import MissingInput, require_file
+from .topic_eval import score_topics
+
+log = logging.getLogger(__name__)
+GATES = ("max_rules_gate", "max_network_gate")
+
+
+def _vectors(articles, settings, run_dir: Path, desc: str):
+    return extract_features([a.title for a in articles], [a.sentences for a in articles], settings,
+                            cache_dir=run_dir / "features", desc=desc)
+
+
+def _doc(features) -> torch.Tensor:
+    return torch.tensor(np.asarray(features["doc_vec"], dtype=np.float32))
+
+
+def main(argv: list[str] | None = None) -> None:
+    from datasets import load_from_disk
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--labelled", nargs="+", default=["0"], help="dev articles used as reviewed labels: N or all")
+    parser.add_argument("--gate", type=Path, default=Path("../shared/gold/gate.jsonl"))
+    parser.add_argument("--epochs", type=int, default=None, help="override the config's epochs (faster sweeps)")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    config = load_train_config(args.config)
+    run_dir = config.run_path
+    if not (run_dir / "weak" / "dataset").exists():
+        raise MissingInput(f"{run_dir / 'weak'}: no weak dataset; run python -m healthtag.training.train first")
+    dev = load_gold(require_file(config.data.calibration_gold, "dev gold (data.calibration_gold)"))
+    gate = load_gold(require_file(args.gate, "gate set (--gate)"))
+    weak = load_from_disk(str(run_dir / "weak" / "dataset"))
+    labels = json.loads((run_dir / "weak" / "label_names.json").read_text(encoding="utf-8"))
+    settings = config.encoder
+    weak_features = extract_features(weak["title"], weak["sentences"], settings,
+                                     max_tokens=config.data.max_train_tokens, cache_dir=run_dir / "features",
+                                     desc="weak-set vectors")
+    weak_data = TrainingData.build(weak_features, weak, "soft_labels")
+    dev_features, gate_features = _vectors(dev.articles, settings, run_dir, "dev vectors"), \
+        _vectors(gate.articles, settings, run_dir, "gate vectors")
+    tax = load_taxonomy(None)
+    training = config.training if args.epochs is None else dataclasses.replace(config.training, epochs=args.epochs)
+    nh = labels.index(NON_HEALTH)
+    rules_rows = [each_rule_alone(v, tax) for v in Scorer(tax).score(dev.articles).votes]
+    rules_sets = [set(predicted_labels(r)) for r in rules_rows]
+    gate_rules = Scorer(tax).score(gate.articles)
+    results = {}
+    for amount in args.labelled:
+        rows: dict[str, list[dict]] = {}
+        started = time.perf_counter()
+        for seed in range(args.seeds):
+            split = folds(len(dev.articles), args.folds, seed)
+            gate_split = folds(len(gate.articles), args.folds, seed)
+            oof: dict[str, list[set[str] | None]] = {}
+            gate_ok: dict[str, list[bool]] = {g: [] for g in GATES}
+            heads = None
+            for k, held in enumerate(split):
+                train_idx = [i for i in range(len(dev.articles)) if i not in set(held)]
+                reviewed = _reviewed(train_idx, amount, seed)
+                if heads is None or reviewed:
+                    data = weak_data
+                    if reviewed:
+                        subset = dev_features.select(reviewed)
+                        data = weak_data.concat(TrainingData.labelled(
+                            subset, [dev.articles[i].sentences for i in reviewed], [dev.labels[i] for i in reviewed],
+                            labels, config.data.labelled_weight))
+                    heads, _ = train_heads(data, dataclasses.replace(training, seed=training.seed + seed))
+                net_dev = predict_docs(heads, _doc(dev_features)).numpy()
+                net_gate = predict_docs(heads, _doc(gate_features)).numpy()
+                for combine in GATES:
+                    comb = dataclasses.replace(config.combination, combine=combine)
+                    scores = Scorer(tax, labels, comb).score(dev.articles, network=net_dev)
+                    gscores = Scorer(tax, labels, comb).score(gate.articles, network=net_gate,
+                                                              votes=gate_rules.votes)
+                    thr = fit_thresholds(scores.combined[train_idx], [dev.labels[i] for i in train_idx], labels)
+                    g_train = [i for i in range(len(gate.articles)) if i not in set(gate_split[k])]
+                    both = np.concatenate([scores.combined[train_idx, nh], gscores.combined[g_train, nh]])
+                    gold_nh = np.array([NON_HEALTH in dev.labels[i] for i in train_idx]
+                                       + [NON_HEALTH in gate.labels[i] for i in g_train])
+                    thr[NON_HEALTH] = fit_thresholds(both[:, None], [{NON_HEALTH} if g else set() for g in gold_nh],
+                                                     [NON_HEALTH])[NON_HEALTH]
+                    for i, s in zip(held, decide_labels(scores.combined[held], labels, thr)):
+                        oof.setdefault(f"model ({combine})", [None] * len(dev.articles))[i] = s
+                    for i in gate_split[k]:
+                        gate_ok[combine].append((gscores.combined[i, nh] >= thr[NON_HEALTH])
+                                                == (NON_HEALTH in gate.labels[i]))
+                    if combine == GATES[0]:
+                        nthr = fit_thresholds(net_dev[train_idx], [dev.labels[i] for i in train_idx], labels)
+                        for i, s in zip(held, decide_labels(net_dev[held], labels, nthr)):
+                            oof.setdefault("network alone", [None] * len(dev.articles))[i] = s
+            reports = {"rules": score_topics("rules", dev.labels, rules_sets, tax.label_ids)}
+            reports.update({name: score_topics(name, dev.labels, sets, tax.label_ids) for name, sets in oof.items()})
+            for name, rep in reports.items():
+                row = rep.summary()
+                if name.startswith("model ("):
+                    row["gate_accuracy"] = float(np.mean(gate_ok[name[7:-1]]))
+                if name == "rules":
+                    row["gate_accuracy"] = float(np.mean([(NON_HEALTH in set(predicted_labels(each_rule_alone(v, tax))))
+                                                          == (NON_HEALTH in g)
+                                                          for v, g in zip(gate_rules.votes, gate.labels)]))
+                rows.setdefault(name, []).append(row)
+        results[amount] = _summarise(rows)
+        _print(amount, results[amount], args, time.perf_counter() - started)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+
+
+def _reviewed(train_idx: list[int], amount: str, seed: int) -> list[int]:
+    if amount == "0":
+        return []
+    if amount == "all":
+        return list(train_idx)
+    rng = np.random.default_rng(seed)
+    return sorted(rng.permutation(train_idx)[: int(amount)].tolist())
+
+
+def _summarise(rows: dict[str, list[dict]]) -> dict:
+    out = {}
+    for name, runs in rows.items():
+        out[name] = {k: (round(float(np.mean([r[k] for r in runs])), 4), round(float(np.std([r[k] for r in runs])), 4))
+                     for k in runs[0] if k != "n"}
+    return out
+
+
+def _print(amount: str, table: dict, args, seconds: float) -> None:
+    keys = ["micro_f1", "macro_f1", "topic_micro_f1", "non_health_accuracy", "gate_accuracy"]
+    print(f"\ndev labels used as reviewed labels: {amount} (cross-fitted), {args.seeds} seeds x {args.folds} folds, "
+          f"{seconds / 60:.1f} min; mean ± std over seeds")
+    print(f"{'':28}" + "".join(f"{k:>22}" for k in keys))
+    for name, row in table.items():
+        print(f"{name:28}" + "".join(f"{row[k][0]:>14.3f} ± {row[k][1]:.3f}" if k in row else f"{'':>22}"
+                                     for k in keys))
+
+
+if __name__ == "__main__":
+    main()

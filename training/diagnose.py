@@ -1,0 +1,102 @@
+"""Why the network learns what it learns: weak positives per topic, rule precision, what the network adds
+or repeats compared with the rules, and a learning curve. Writes a markdown section for the model card.
+
+    python -m healthtag.training.diagnose --config configs/default.yaml --out docs/diagnosis.md
+
+Dev figures use cross-validated thresholds (5 folds); the heads are trained on
+the weak labels only (no dev label), so nothing here is fitted on dev except
+thresholds, out of fold.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+from healthtag.models.evidence import each_rule_alone, predicted_labels
+from healthtag.models.scoring import Scorer
+from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy
+
+from .calibrate import cross_validated_sets
+from .config import load_train_config
+from .features import extract_features
+from .gold import load_gold
+from .heads_training import TrainingData, predict_docs, train_heads
+from .preflight import MissingInput, require_file
+from .topic_eval import score_topics
+
+log = logging.getLogger(__name__)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from datasets import load_from_disk
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--fractions", type=float, nargs="+", default=[0.25, 0.5, 1.0])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    config = load_train_config(args.config)
+    run_dir = config.run_path
+    if not (run_dir / "weak" / "dataset").exists():
+        raise MissingInput(f"{run_dir / 'weak'}: no weak dataset; run python -m healthtag.training.train first")
+    dev = load_gold(require_file(config.data.calibration_gold, "dev gold (data.calibration_gold)"))
+    weak = load_from_disk(str(run_dir / "weak" / "dataset"))
+    labels = json.loads((run_dir / "weak" / "label_names.json").read_text(encoding="utf-8"))
+    settings = config.encoder
+    feats = extract_features(weak["title"], weak["sentences"], settings, max_tokens=config.data.max_train_tokens,
+                             cache_dir=run_dir / "features", desc="weak-set vectors")
+    dev_feats = extract_features([a.title for a in dev.articles], [a.sentences for a in dev.articles], settings,
+                                 cache_dir=run_dir / "features", desc="dev vectors")
+    tax = load_taxonomy(None)
+    data = TrainingData.build(feats, weak, "soft_labels")
+    dev_doc = torch.tensor(np.asarray(dev_feats["doc_vec"], dtype=np.float32))
+    rules_sets = [set(predicted_labels(each_rule_alone(v, tax))) for v in Scorer(tax).score(dev.articles).votes]
+    rules = score_topics("rules", dev.labels, rules_sets, tax.label_ids)
+    weak_pos = Counter(lab for labs in weak["labels"] for lab in labs)
+    by_source = Counter(s.split(":")[0] for s in weak["source"])
+
+    curve = []
+    net_sets = None
+    rng = np.random.default_rng(0)
+    for fraction in sorted(args.fractions):
+        idx = np.sort(rng.permutation(len(data))[: int(len(data) * fraction)])
+        part = TrainingData(data.doc[idx], data.targets[idx], [data.sentences[i] for i in idx],
+                            [data.salience[i] for i in idx], [data.positions[i] for i in idx],
+                            [data.sentence_mask[i] for i in idx])
+        heads, _ = train_heads(part, config.training)
+        net = predict_docs(heads, dev_doc).numpy()
+        sets = cross_validated_sets(net, dev.labels, labels)
+        rep = score_topics("network", dev.labels, sets, tax.label_ids)
+        curve.append((fraction, len(idx), rep.micro_f1, rep.macro_f1))
+        net_sets, net_report = sets, rep
+
+    lines = ["## Why the network learns what it learns", "",
+             f"Command: `python -m healthtag.training.diagnose --config {args.config}`. Pool: {len(weak)} articles "
+             f"({', '.join(f'{k} {v}' for k, v in by_source.most_common())}). Dev figures: 5-fold cross-validated "
+             "thresholds, heads trained on weak labels only.", "",
+             "| topic | weak positives in pool | dev support | rules P / R | network P / R | rule-missed TPs the network finds | rule FPs the network repeats |",
+             "|---|---|---|---|---|---|---|"]
+    for lab in [*tax.label_ids, NON_HEALTH]:
+        r, n = rules.per_label[lab], net_report.per_label[lab]
+        found = sum(1 for g, rs, ns in zip(dev.labels, rules_sets, net_sets) if lab in g and lab not in rs and lab in ns)
+        repeated = sum(1 for g, rs, ns in zip(dev.labels, rules_sets, net_sets)
+                       if lab not in g and lab in rs and lab in ns)
+        lines.append(f"| {lab} | {weak_pos.get(lab, 0)} | {r.tp + r.fn} | {r.precision:.2f} / {r.recall:.2f} | "
+                     f"{n.precision:.2f} / {n.recall:.2f} | {found} | {repeated} |")
+    lines += ["", f"Rules: micro-F1 {rules.micro_f1:.3f}, macro-F1 {rules.macro_f1:.3f}.", "",
+              "Learning curve of the network alone (a random share of the pool, one seed):", "",
+              "| share of pool | articles | micro-F1 | macro-F1 |", "|---|---|---|---|"]
+    lines += [f"| {f:.2f} | {n} | {mi:.3f} | {ma:.3f} |" for f, n, mi, ma in curve]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
