@@ -210,6 +210,7 @@ def evaluate(
     label_model: Annotated[Path | None, typer.Option(help="A fitted label model (JSON) to use instead of fitting one on the gold texts.")] = None,
     unlabeled: Annotated[list[str] | None, typer.Option(help="Extra unlabeled articles to fit the label model on (repeatable).")] = None,
     taxonomy: TaxonomyOpt = None,
+    gate: Annotated[Path | None, typer.Option("--gate", help="General-news gate set (gold format): adds non_health accuracy on it per row.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON here.")] = None,
 ) -> None:
     """Evaluate against a gold file and print the figures side by side."""
@@ -233,7 +234,7 @@ def evaluate(
             from healthtag.resources import bundled_model_dir
             from healthtag.training.evaluate import evaluate as evaluate_model
 
-            result, text = evaluate_model(gold, model or bundled_model_dir(), pages_dir=pages)
+            result, text = evaluate_model(gold, model or bundled_model_dir(), pages_dir=pages, gate_path=gate)
     except ModelLoadError as exc:
         raise _fail(f"--model: cannot load the model: {exc}", exc) from exc
     except (GoldError, OSError, ValueError) as exc:

@@ -22,7 +22,7 @@ from .taxonomy import NON_HEALTH
 from .typed_config import ConfigError, Locator, from_mapping, to_plain
 
 MODEL_FORMAT = "healthtag-model/1"
-COMBINE_RULES = ("max", "max_rules_gate", "max_network_gate", "network", "mean")
+COMBINE_RULES = ("max", "max_rules_gate", "max_network_gate", "max_mean_gate", "network", "mean")
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,8 @@ class CombineSettings:
 
     ``combine``: ``max_rules_gate`` (topics: the larger of the two; health gate:
     the rules'), ``max_network_gate`` (the same topics; health gate: the
-    network's), ``max`` (gate from the maximum too), ``mean``, or ``network``.
+    network's), ``max_mean_gate`` (the same topics; health gate: the mean of
+    both), ``max`` (gate from the maximum too), ``mean``, or ``network``.
     ``rule_evidence``: ``graded_vote`` or the flat ``weighted_vote``.
     """
 

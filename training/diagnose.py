@@ -10,6 +10,7 @@ thresholds, out of fold.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 from collections import Counter
@@ -21,6 +22,7 @@ from healthtag.models.evidence import each_rule_alone, predicted_labels
 from healthtag.models.scoring import Scorer
 from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy
 
+from .build_weak_dataset import source_kind
 from .calibrate import cross_validated_sets
 from .config import load_train_config
 from .features import extract_features
@@ -59,7 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     rules_sets = [set(predicted_labels(each_rule_alone(v, tax))) for v in Scorer(tax).score(dev.articles).votes]
     rules = score_topics("rules", dev.labels, rules_sets, tax.label_ids)
     weak_pos = Counter(lab for labs in weak["labels"] for lab in labs)
-    by_source = Counter(s.split(":")[0] for s in weak["source"])
+    by_source = Counter(source_kind(s) if source_kind(s) != "general" else s.split(":")[0].split("_")[0]
+                        for s in weak["source"])
 
     curve = []
     net_sets = None
@@ -69,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         part = TrainingData(data.doc[idx], data.targets[idx], [data.sentences[i] for i in idx],
                             [data.salience[i] for i in idx], [data.positions[i] for i in idx],
                             [data.sentence_mask[i] for i in idx])
-        heads, _ = train_heads(part, config.training)
+        heads, _ = train_heads(part, dataclasses.replace(config.training, sentence_loss_weight=0.0))
         net = predict_docs(heads, dev_doc).numpy()
         sets = cross_validated_sets(net, dev.labels, labels)
         rep = score_topics("network", dev.labels, sets, tax.label_ids)

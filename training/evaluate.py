@@ -31,9 +31,9 @@ from healthtag.models.evidence import each_rule_alone, predicted_labels, weighte
 from healthtag.models.model_config import SummaryBudget
 from healthtag.models.rules import ArticleVotes, RuleModel
 from healthtag.models.scoring import BatchScores, Scorer
-from healthtag.models.taxonomy import Taxonomy, load_taxonomy
+from healthtag.models.taxonomy import NON_HEALTH, Taxonomy, load_taxonomy
 
-from .calibrate import cross_validated_sets, decide_labels
+from .calibrate import cross_validated_sets, decide_labels, fit_thresholds, folds
 from .gold import GoldError, GoldSet, file_digest, load_gold  # noqa: F401 - load_gold/file_digest are part of this module's API
 from .label_model import LabelModel
 from .preflight import MissingInput, require_file
@@ -159,9 +159,50 @@ def evaluate_rules_on_file(gold_path: Path, taxonomy: Taxonomy, label_model_path
     return evaluate_rules(gold, taxonomy, None, extra)
 
 
+def gate_accuracies(gate: GoldSet, dev: GoldSet, dev_scores: BatchScores | None, gate_scores: BatchScores,
+                    taxonomy: Taxonomy, label_model: LabelModel, config=None) -> dict[str, float]:
+    """``non_health`` accuracy on a general-news gate set for every row of the table.
+
+    Rule rows decide at 0.5, as they run. Model rows use the model's thresholds;
+    when the model's non_health threshold was calibrated on this very gate set,
+    each gate fold is decided by a threshold fitted on dev plus the other gate
+    folds, so the figure stays out of fold.
+    """
+    def accuracy(flags: Sequence[bool]) -> float:
+        return round(float(np.mean([f == (NON_HEALTH in g) for f, g in zip(flags, gate.labels)])), 4)
+
+    out = {"rules": accuracy([NON_HEALTH in predicted_labels(each_rule_alone(v, taxonomy)) for v in gate_scores.votes]),
+           "weighted vote": accuracy([NON_HEALTH in predicted_labels(weighted_vote(v, taxonomy)) for v in gate_scores.votes]),
+           "label model": accuracy([NON_HEALTH in predicted_labels(p)
+                                    for p in label_model.predict_proba(list(gate_scores.votes))])}
+    if config is None or dev_scores is None:
+        return out
+    j = config.labels.index(NON_HEALTH)
+    on_gate = config.calibration.get("gate_digest") == gate.digest
+    rows = {"rule evidence": ("evidence", config.evidence_thresholds), "network alone": ("network", config.network_thresholds),
+            "model": ("combined", config.thresholds)}
+    for name, (which, thresholds) in rows.items():
+        g, d = getattr(gate_scores, which)[:, j], getattr(dev_scores, which)
+        if on_gate:
+            flags = [False] * len(gate.articles)
+            for held in folds(len(gate.articles), 5, 0):
+                rest = [i for i in range(len(gate.articles)) if i not in set(held)]
+                column = np.concatenate([d[:, j], g[rest]])[:, None]
+                gold = [{NON_HEALTH} if NON_HEALTH in x else set()
+                        for x in [*dev.labels, *(gate.labels[i] for i in rest)]]
+                t = fit_thresholds(column, gold, [NON_HEALTH])[NON_HEALTH]
+                for i in held:
+                    flags[i] = bool(g[i] >= t)
+        else:
+            t = thresholds.get(NON_HEALTH, 0.5)
+            flags = [bool(x >= t) for x in g]
+        out[name] = accuracy(flags)
+    return out
+
+
 def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudget | None = None,
-             pages_dir: Path | None = None) -> tuple[dict, str]:
-    """The full report as (JSON-able dict, printable text)."""
+             pages_dir: Path | None = None, gate_path: Path | None = None) -> tuple[dict, str]:
+    """The full report as (JSON-able dict, printable text); ``gate_path`` adds the general-news gate set."""
     from healthtag.resources import bundled_label_model
 
     gold = load_gold(gold_path, pages_dir)
@@ -185,6 +226,9 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
                 "network alone": (scores.network, cfg.network_thresholds),
                 "model": (scores.combined, cfg.thresholds)}
         calibrated_here = cfg.calibration.get("gold_digest") == gold.digest
+        if gold.digest in {r.get("digest") for r in cfg.training.get("reviewed_labels", [])}:
+            notes.append("IN-SAMPLE: this model was trained on these labels (reviewed labels); the network and model "
+                         "rows are not held out. Out-of-fold figures: python -m healthtag.training.crossfit")
         if calibrated_here:
             notes.append("model rows use 5-fold cross-validated thresholds: this is the calibration file")
         for name, (matrix, thresholds) in rows.items():
@@ -199,11 +243,23 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
         notes.append("model micro-F1 minus " + ", ".join(f"{k} {v:+.3f}" for k, v in margins.items()))
     budget = budget or SummaryBudget()
     summaries = summary_table(gold, sentence_scores, budget)
+    gate_lines, gate_result = [], None
+    if gate_path is not None:
+        gate = load_gold(gate_path)
+        scorer = Scorer(tax) if model_dir is None else Scorer(tax, cfg.labels, cfg.combination, network=model)
+        gate_result = gate_accuracies(gate, gold, None if model_dir is None else scores,
+                                      score_in_batches(scorer, gate.articles), tax,
+                                      LabelModel.load(bundled_label_model(), RuleModel(tax)),
+                                      None if model_dir is None else cfg)
+        gate_lines = ["", f"non_health accuracy on the gate set {gate_path} ({len(gate.articles)} articles): "
+                      + ", ".join(f"{k} {v:.3f}" for k, v in gate_result.items())]
     text = "\n".join([f"topics on {gold_path} ({len(gold.articles)} articles)", *notes,
-                      format_side_by_side(reports, {lab.id: lab.name for lab in tax.all_labels}), "",
+                      format_side_by_side(reports, {lab.id: lab.name for lab in tax.all_labels}), *gate_lines, "",
                       format_summary_table(summaries, budget)])
     result = {"gold": str(gold_path), "notes": notes,
               "topics": {r.name: r.to_dict() for r in reports}, "summaries": summaries}
+    if gate_result is not None:
+        result["gate"] = {"file": str(gate_path), "non_health_accuracy": gate_result}
     return result, text
 
 
@@ -212,11 +268,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gold", type=Path, required=True)
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--pages", type=Path, default=None, help="pages folder for page gold (default: the seeds)")
+    parser.add_argument("--gate", type=Path, default=None, help="general-news gate set (gold format)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     require_file(args.gold, "gold file (--gold)")
+    if args.gate is not None:
+        require_file(args.gate, "gate set (--gate)")
     try:
-        result, text = evaluate(args.gold, args.model, pages_dir=args.pages)
+        result, text = evaluate(args.gold, args.model, pages_dir=args.pages, gate_path=args.gate)
     except GoldError as exc:
         raise MissingInput(str(exc)) from exc
     print(text)

@@ -78,12 +78,18 @@ class TrainingData:
             self.clean = torch.zeros(n, dtype=torch.bool)
 
     @classmethod
-    def build(cls, features, weak, target_column: str = "soft_labels") -> "TrainingData":
+    def build(cls, features, weak, target_column: str = "soft_labels",
+              salience_from: list[str] | None = None) -> "TrainingData":
+        """Rows from the feature and weak datasets. ``salience_from`` (source prefixes, or ``pages`` for
+        the seed pages) limits which articles teach the sentence head; None lets every health article."""
         doc = torch.tensor(np.asarray(features["doc_vec"], dtype=np.float32))
         targets = torch.tensor(np.asarray(weak[target_column], dtype=np.float32))
         sentences, salience, positions, masks = [], [], [], []
-        for vecs, tokens, sal, sents, health in zip(features["sent_vecs"], features["sent_tokens"],
-                                                    weak["salience"], weak["sentences"], weak["health"]):
+        sources = weak["source"] if "source" in weak.column_names else [""] * len(weak)
+        for vecs, tokens, sal, sents, health, source in zip(features["sent_vecs"], features["sent_tokens"],
+                                                            weak["salience"], weak["sentences"], weak["health"],
+                                                            sources):
+            health = health and _teaches_salience(source, salience_from)
             n = len(sents)
             sentences.append(torch.tensor(np.asarray(vecs, dtype=np.float32)).reshape(n, doc.shape[1]))
             salience.append(torch.tensor(sal, dtype=torch.float32))
@@ -117,6 +123,14 @@ class TrainingData:
 
     def __len__(self) -> int:
         return int(self.doc.shape[0])
+
+
+def _teaches_salience(source: str, salience_from: list[str] | None) -> bool:
+    if salience_from is None:
+        return True
+    is_page = not source.startswith(("corpus:", "inews:", "peoples_daily"))
+    return any((entry == "pages" and is_page) or (entry != "pages" and source.startswith(entry))
+               for entry in salience_from)
 
 
 @dataclass
@@ -174,7 +188,8 @@ def train_round(data: TrainingData, targets: torch.Tensor, config: HeadTrainingC
                 doc_loss = loss_matrix.flatten()[kept].mean()
             else:
                 doc_loss = loss_matrix.mean()
-            sent_loss = _sentence_batch(data, heads, idx, data.doc[idx])
+            # the sentence head shares no parameter with the document head: skipping it leaves the latter as is
+            sent_loss = _sentence_batch(data, heads, idx, data.doc[idx]) if config.sentence_loss_weight > 0 else None
             loss = doc_loss + (config.sentence_loss_weight * sent_loss if sent_loss is not None else 0.0)
             optim.zero_grad()
             loss.backward()

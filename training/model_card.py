@@ -55,8 +55,10 @@ def render_model_card(config: ModelConfig, result: dict) -> str:
         "",
         "## Labels it trained on",
         f"- {training.get('articles', '?')} training rows: weak labels (rules + label model over unlabeled text)"
-        + (f", plus the reviewed labels of {', '.join(f'`{p}`' for p in training['reviewed_labels'])} weighted as clean; "
-           "every figure on those files below is cross-fitted (`python -m healthtag.training.crossfit`)."
+        + (", plus the reviewed labels of " + ", ".join(f"`{r['file']}`" for r in training["reviewed_labels"]) + " "
+           "weighted as clean; "
+           "the evaluation below is in-sample for them; the out-of-fold figures are in the cross-fitted table "
+           "(`python -m healthtag.training.crossfit`)."
            if training.get("reviewed_labels") else ". No gold label is a training target."),
         f"- Thresholds calibrated on `{config.calibration.get('gold')}` "
         f"({config.calibration.get('articles')} articles, digest `{config.calibration.get('gold_digest')}`).",
@@ -76,6 +78,9 @@ def render_model_card(config: ModelConfig, result: dict) -> str:
         "",
         *_figures_table(result),
         "",
+        *([f"`non_health` accuracy on the gate set `{result['gate']['file']}`: "
+           + ", ".join(f"{k} {v:.3f}" for k, v in result["gate"]["non_health_accuracy"].items()), ""]
+          if result.get("gate") else []),
         "Per-label precision/recall/F1 of every row are in `eval.json`.",
         "",
     ]
@@ -83,10 +88,15 @@ def render_model_card(config: ModelConfig, result: dict) -> str:
 
 
 def write_model_card(directory: Path) -> Path:
+    """MODEL_CARD.md from config.json and eval.json, plus diagnosis.md (training.diagnose) when present."""
     directory = Path(directory)
     result = json.loads((directory / "eval.json").read_text(encoding="utf-8"))
+    text = render_model_card(read_model_config(directory), result)
+    diagnosis = directory / "diagnosis.md"
+    if diagnosis.is_file():
+        text += "\n" + diagnosis.read_text(encoding="utf-8")
     path = directory / "MODEL_CARD.md"
-    path.write_text(render_model_card(read_model_config(directory), result), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path
 
 

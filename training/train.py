@@ -29,7 +29,7 @@ from .calibrate import fit_thresholds
 from .config import TrainConfig, load_train_config
 from .evaluate import evaluate
 from .features import extract_features
-from .gold import load_gold
+from .gold import file_digest, load_gold
 from .heads_training import TrainingData, predict_docs, train_heads
 from .model_card import write_model_card
 from .preflight import require_file, require_folder, require_inews
@@ -61,7 +61,7 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
     weak_dir = run_dir / "weak"
     build_weak(Namespace(out=str(weak_dir), corpus=data_cfg.corpus, seeds=data_cfg.seeds,
                          taxonomy=None, no_inews=data_cfg.no_inews, inews_limit=data_cfg.inews_limit,
-                         save_label_model=None, extra_corpora=data_cfg.extra_corpora,
+                         save_label_model=config.label_model_out, extra_corpora=data_cfg.extra_corpora,
                          peoples_daily=data_cfg.peoples_daily, exclude_gold=data_cfg.exclude_gold,
                          general_health_rate=data_cfg.general_health_rate),
                vote_settings=config.combination.votes)
@@ -72,7 +72,7 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
                                 cache_dir=run_dir / "features", desc="weak-set vectors")
     t_features = time.perf_counter() - started
 
-    data = TrainingData.build(features, weak, "soft_labels")
+    data = TrainingData.build(features, weak, "soft_labels", data_cfg.salience_from)
     reviewed = reviewed_rows(data_cfg.labelled, labels, settings, run_dir, data_cfg.labelled_weight)
     if reviewed is not None:
         data = data.concat(reviewed)
@@ -109,7 +109,7 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
         taxonomy_digest=taxonomy_digest(tax),
         calibration=calibration,
         training={"config": _plain(config.training), "articles": len(data),
-                  "reviewed_labels": [str(p) for p in data_cfg.labelled],
+                  "reviewed_labels": [{"file": Path(p).name, "digest": file_digest(Path(p))} for p in data_cfg.labelled],
                   "train_seconds_total": round(time.perf_counter() - started, 1),
                   "timing": {"feature_seconds": round(t_features, 1), "heads_seconds": round(train_log.seconds, 1)}},
     )
@@ -117,7 +117,7 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
     tokenizer = trimmed_tokenizer_path(kept) if kept is not None and trimmed_tokenizer_path(kept).exists() else None
     save_model(out, model_config, heads, kept, tokenizer)
     train_seconds = time.perf_counter() - started
-    result, text = evaluate(gold_path, out)
+    result, text = evaluate(gold_path, out, gate_path=Path(data_cfg.gate_gold) if data_cfg.gate_gold else None)
     (out / "eval.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     write_model_card(out)
     log.info("%s", text)

@@ -33,7 +33,8 @@ def test_shipped_config_is_current_and_records_the_taxonomy():
     with warnings.catch_warnings():
         warnings.simplefilter("error")             # no migration needed
         config = read_model_config(bundled_model_dir())
-    assert config.combination.combine == "max_rules_gate" and config.combination.rule_evidence == "graded_vote"
+    assert config.combination.combine == "max_mean_gate" and config.combination.rule_evidence == "graded_vote"
+    assert config.calibration["gate"] == "gate.jsonl" and not config.training.get("reviewed_labels")
     assert config.taxonomy_digest == taxonomy_digest(load_taxonomy(None))
     assert Path(config.encoder.kept_vocab).is_file()
 

@@ -114,3 +114,12 @@ def test_predictor_uses_the_scoring_path(tiny_model_dir: Path):
     assert [t.id for t in pred.labels] == decision.topics and pred.disagreement == decision.disagreement
     for t in pred.labels:
         assert t.score == pytest.approx(scores.row(0)[t.id], abs=1e-4)
+
+
+def test_gate_variants_differ_only_in_the_gate_column():
+    network = np.array([[0.2, 0.9, 0.8]])
+    rules = np.array([[0.6, 0.1, 0.2]])
+    topics = np.maximum(network, rules)[0, :2]
+    for rule, gate in (("max_rules_gate", 0.2), ("max_network_gate", 0.8), ("max_mean_gate", 0.5)):
+        out = combine_scores(network, rules, rule)
+        assert np.allclose(out[0, :2], topics) and out[0, 2] == pytest.approx(gate), rule

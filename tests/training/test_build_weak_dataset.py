@@ -6,9 +6,13 @@ from argparse import Namespace
 
 import pytest
 from datasets import load_from_disk
+from healthtag.training.build_weak_dataset import (
+    build,
+    gold_ids,
+    source_aware_gate,
+    source_kind,
+)
 from support import ARTICLE, SEEDS
-
-from healthtag.training.build_weak_dataset import build, gold_ids, source_aware_gate, source_kind
 
 
 def test_source_kinds():

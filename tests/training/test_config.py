@@ -13,7 +13,7 @@ CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
 def test_default_config_loads_typed():
     cfg = load_train_config(CONFIG)
     assert isinstance(cfg, TrainConfig)
-    assert cfg.encoder.num_layers == 7 and cfg.combination.combine == "max_rules_gate"
+    assert cfg.encoder.num_layers == 7 and cfg.combination.combine == "max_mean_gate"
     assert cfg.combination.votes.full_vote_mentions == 3 and cfg.training.self_training_rounds == 1
     assert cfg.run_path == Path("runs/default")
 
@@ -22,7 +22,7 @@ def test_default_config_loads_typed():
     ("  epochs: 30", "  epoch: 30", "unknown key 'epoch'"),
     ("  dropout: 0.2", "  dropout: 1.5", "dropout must be in [0, 1)"),
     ("  num_layers: 7 ", "  num_layers: seven ", "encoder.num_layers"),
-    ("  combine: max_rules_gate", "  combine: maxx", "combine must be one of"),
+    ("  combine: max_mean_gate", "  combine: maxx", "combine must be one of"),
 ])
 def test_mistakes_are_reported_with_file_and_line(tmp_path, old, new, message):
     text = CONFIG.read_text(encoding="utf-8")

@@ -4,11 +4,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from support import FIXTURES
-
 from healthtag.training.config import load_train_config
 from healthtag.training.crossfit import _reviewed, main
 from healthtag.training.train import run
+from support import FIXTURES
 
 
 def test_reviewed_subsets_come_from_the_training_folds_only():
@@ -39,6 +38,10 @@ def test_training_with_reviewed_labels_records_them(tiny_config_path: Path, tmp_
     config.data.gate_gold = str(FIXTURES / "gold_labels_small.jsonl")
     model = run(config, out=tmp_path / "m")
     saved = json.loads((model / "config.json").read_text(encoding="utf-8"))
-    assert saved["training"]["reviewed_labels"] == config.data.labelled
+    assert saved["training"]["reviewed_labels"][0]["file"] == "gold_labels_small.jsonl"
+    from healthtag.training.evaluate import evaluate
+
+    _, text = evaluate(FIXTURES / "gold_labels_small.jsonl", model)
+    assert "IN-SAMPLE" in text
     assert saved["calibration"]["gate"] == "gold_labels_small.jsonl"
     assert "reviewed labels of" in (model / "MODEL_CARD.md").read_text(encoding="utf-8")

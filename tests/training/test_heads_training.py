@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import torch
-
 from healthtag.training.config import HeadTrainingConfig
-from healthtag.training.heads_training import TrainingData, next_round_targets, train_heads
+from healthtag.training.heads_training import (
+    TrainingData,
+    next_round_targets,
+    train_heads,
+)
 
 
 def weak_rows(n: int, dim: int = 8, labels: int = 3) -> TrainingData:
