@@ -408,7 +408,7 @@ def display_name(path: Path) -> str:
     return absolute if relative.startswith("..") else relative
 
 
-def expand_paths(paths: list[str]) -> Iterator[tuple[str, Path | None, str | None]]:
+def expand_paths(paths: list[str], warn: bool = True) -> Iterator[tuple[str, Path | None, str | None]]:
     """Resolve CLI paths into files: folders recursively in sorted order; `-` is stdin.
 
     Yields (display name, path, problem). A path that cannot be read as input
@@ -423,7 +423,7 @@ def expand_paths(paths: list[str]) -> Iterator[tuple[str, Path | None, str | Non
             continue
         path = Path(p)
         if os.path.isdir(path):
-            yield from _walk(path)
+            yield from _walk(path, warn)
         elif path.exists():
             try:
                 mode = path.stat().st_mode
@@ -438,8 +438,12 @@ def expand_paths(paths: list[str]) -> Iterator[tuple[str, Path | None, str | Non
             yield display_name(path), None, f"{display_name(path)}: no such file or folder"
 
 
-def _walk(root: Path) -> Iterator[tuple[str, Path | None, str | None]]:
-    """Files under ``root`` in sorted order, following symlinked folders once (loops are reported)."""
+def _walk(root: Path, warn: bool = True) -> Iterator[tuple[str, Path | None, str | None]]:
+    """Files under ``root`` in sorted order, following symlinked folders once (loops are reported).
+
+    Hidden entries and Python package files (``__init__.py``, ``__pycache__``) are not data and are
+    passed over silently; any other file of another type is counted in one warning.
+    """
     seen: set[tuple[int, int]] = set()
     skipped: list[str] = []
 
@@ -460,6 +464,8 @@ def _walk(root: Path) -> Iterator[tuple[str, Path | None, str | None]]:
             yield display_name(folder), None, f"{display_name(folder)}: cannot list folder ({exc.strerror or exc})"
             return
         for entry in entries:
+            if entry.name.startswith((".", "__")):
+                continue
             path = Path(entry.path)
             try:
                 is_dir = entry.is_dir()
@@ -482,7 +488,7 @@ def _walk(root: Path) -> Iterator[tuple[str, Path | None, str | None]]:
                 yield display_name(path), None, f"{display_name(path)}: {kind}; not read"
 
     yield from visit(root)
-    if skipped:
+    if skipped and warn:
         log.warning("%s: skipped %d file(s) that are neither pages (.txt) nor article files (.jsonl), e.g. %s",
                     display_name(root), len(skipped), skipped[0])
 
@@ -535,7 +541,7 @@ def _size(path: Path) -> int:
 def input_size(paths: list[str]) -> int | None:
     """Total bytes of the files the paths expand to (None when stdin is among them: size unknown)."""
     total = 0
-    for name, path, _ in expand_paths(paths):
+    for name, path, _ in expand_paths(paths, warn=False):
         if name == "-":
             return None
         if path is not None:
