@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .encoder_settings import EncoderSettings
 from .evidence import RULE_EVIDENCE, VoteSettings
-from .runtime import EncoderSettings
 from .taxonomy import NON_HEALTH
 from .typed_config import ConfigError, Locator, from_mapping, to_plain
 

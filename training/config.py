@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from healthtag.models.encoder_settings import EncoderSettings
 from healthtag.models.model_config import CombineSettings, SummaryBudget
-from healthtag.models.runtime import EncoderSettings
 from healthtag.models.typed_config import load_yaml_config
 
 from .heads_training import HeadTrainingConfig

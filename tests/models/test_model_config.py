@@ -8,12 +8,12 @@ import warnings
 from pathlib import Path
 
 import pytest
+from healthtag.models.encoder_settings import EncoderSettings
 from healthtag.models.model_config import (
     ModelLoadError,
     migrate_model_config,
     read_model_config,
 )
-from healthtag.models.runtime import EncoderSettings
 from healthtag.models.taxonomy import load_taxonomy, taxonomy_digest
 
 from healthtag.resources import bundled_model_dir
