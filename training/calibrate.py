@@ -66,3 +66,12 @@ def cross_validated_sets(probs: np.ndarray, gold_sets: Sequence[set[str]], label
         for i, labels in zip(held, decide_labels(probs[held], label_names, thresholds)):
             pred[i] = labels
     return [p or set() for p in pred]
+
+
+def gate_threshold(dev_scores: np.ndarray, dev_labels: list[set[str]], gate_scores: np.ndarray,
+                   gate_labels: list[set[str]], labels: list[str]) -> float:
+    """The non_health threshold fitted on dev and the gate set together (general news is what the gate is for)."""
+    j = labels.index(NON_HEALTH)
+    column = np.concatenate([dev_scores[:, j], gate_scores[:, j]])[:, None]
+    gold = [{NON_HEALTH} if NON_HEALTH in g else set() for g in [*dev_labels, *gate_labels]]
+    return fit_thresholds(column, gold, [NON_HEALTH])[NON_HEALTH]

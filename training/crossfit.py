@@ -23,6 +23,7 @@ import dataclasses
 import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +32,10 @@ from healthtag.models.evidence import each_rule_alone, predicted_labels
 from healthtag.models.scoring import Scorer
 from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy
 
-from .calibrate import decide_labels, fit_thresholds, folds
-from .config import load_train_config
-from .features import extract_features
-from .gold import load_gold
+from .calibrate import decide_labels, fit_thresholds, folds, gate_threshold
+from .config import TrainConfig, load_train_config
+from .features import article_features, extract_features
+from .gold import GoldSet, load_gold
 from .heads_training import TrainingData, predict_docs, train_heads
 from .preflight import MissingInput, require_file
 from .topic_eval import score_topics
@@ -43,9 +44,29 @@ log = logging.getLogger(__name__)
 GATES = ("max_rules_gate", "max_network_gate", "max_mean_gate")
 
 
-def _vectors(articles, settings, run_dir: Path, desc: str):
-    return extract_features([a.title for a in articles], [a.sentences for a in articles], settings,
-                            cache_dir=run_dir / "features", desc=desc)
+@dataclass
+class WeakRun:
+    """What a finished `train` run leaves for experiments: dev, the weak pool as training rows, the labels."""
+
+    dev: GoldSet
+    weak_data: TrainingData
+    labels: list[str]
+
+
+def load_weak_run(config: TrainConfig) -> WeakRun:
+    """The weak dataset and vector cache of ``config``'s run directory (vectors come from the cache)."""
+    from datasets import load_from_disk
+
+    run_dir = config.run_path
+    if not (run_dir / "weak" / "dataset").exists():
+        raise MissingInput(f"{run_dir / 'weak'}: no weak dataset; run python -m healthtag.training.train first")
+    dev = load_gold(require_file(config.data.calibration_gold, "dev gold (data.calibration_gold)"))
+    weak = load_from_disk(str(run_dir / "weak" / "dataset"))
+    labels = json.loads((run_dir / "weak" / "label_names.json").read_text(encoding="utf-8"))
+    features = extract_features(weak["title"], weak["sentences"], config.encoder,
+                                max_tokens=config.data.max_train_tokens, cache_dir=run_dir / "features",
+                                desc="weak-set vectors")
+    return WeakRun(dev, TrainingData.build(features, weak, "soft_labels", config.data.salience_from), labels)
 
 
 def _doc(features) -> torch.Tensor:
@@ -53,8 +74,6 @@ def _doc(features) -> torch.Tensor:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from datasets import load_from_disk
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--seeds", type=int, default=3)
@@ -66,28 +85,24 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     config = load_train_config(args.config)
-    run_dir = config.run_path
-    if not (run_dir / "weak" / "dataset").exists():
-        raise MissingInput(f"{run_dir / 'weak'}: no weak dataset; run python -m healthtag.training.train first")
-    dev = load_gold(require_file(config.data.calibration_gold, "dev gold (data.calibration_gold)"))
+    run = load_weak_run(config)
+    dev, weak_data, labels = run.dev, run.weak_data, run.labels
     gate = load_gold(require_file(args.gate, "gate set (--gate)"))
-    weak = load_from_disk(str(run_dir / "weak" / "dataset"))
-    labels = json.loads((run_dir / "weak" / "label_names.json").read_text(encoding="utf-8"))
-    settings = config.encoder
-    weak_features = extract_features(weak["title"], weak["sentences"], settings,
-                                     max_tokens=config.data.max_train_tokens, cache_dir=run_dir / "features",
-                                     desc="weak-set vectors")
-    weak_data = TrainingData.build(weak_features, weak, "soft_labels")
-    dev_features, gate_features = _vectors(dev.articles, settings, run_dir, "dev vectors"), \
-        _vectors(gate.articles, settings, run_dir, "gate vectors")
+    cache = config.run_path / "features"
+    dev_features = article_features(dev.articles, config.encoder, cache, "dev vectors")
+    gate_features = article_features(gate.articles, config.encoder, cache, "gate vectors")
     tax = load_taxonomy(None)
     # topics and the gate come from the document head alone; the sentence head is not trained here
     training = dataclasses.replace(config.training, sentence_loss_weight=0.0,
                                    epochs=args.epochs or config.training.epochs)
     nh = labels.index(NON_HEALTH)
-    rules_rows = [each_rule_alone(v, tax) for v in Scorer(tax).score(dev.articles).votes]
-    rules_sets = [set(predicted_labels(r)) for r in rules_rows]
-    gate_rules = Scorer(tax).score(gate.articles)
+    dev_votes = Scorer(tax).score(dev.articles).votes         # the rules are applied once, not per fold
+    gate_votes = Scorer(tax).score(gate.articles).votes
+    rules_sets = [set(predicted_labels(each_rule_alone(v, tax))) for v in dev_votes]
+    rules_gate = float(np.mean([(NON_HEALTH in set(predicted_labels(each_rule_alone(v, tax)))) == (NON_HEALTH in g)
+                                for v, g in zip(gate_votes, gate.labels)]))
+    scorers = {combine: Scorer(tax, labels, dataclasses.replace(config.combination, combine=combine))
+               for combine in GATES}
     results = {}
     for amount in args.labelled:
         rows: dict[str, list[dict]] = {}
@@ -99,7 +114,8 @@ def main(argv: list[str] | None = None) -> None:
             gate_ok: dict[str, list[bool]] = {g: [] for g in GATES}
             heads = None
             for k, held in enumerate(split):
-                train_idx = [i for i in range(len(dev.articles)) if i not in set(held)]
+                held_set, gate_held = set(held), set(gate_split[k])
+                train_idx = [i for i in range(len(dev.articles)) if i not in held_set]
                 reviewed = _reviewed(train_idx, amount, seed)
                 if heads is None or reviewed:
                     data = weak_data
@@ -111,18 +127,15 @@ def main(argv: list[str] | None = None) -> None:
                     heads, _ = train_heads(data, dataclasses.replace(training, seed=training.seed + seed))
                 net_dev = predict_docs(heads, _doc(dev_features)).numpy()
                 net_gate = predict_docs(heads, _doc(gate_features)).numpy()
-                for combine in GATES:
-                    comb = dataclasses.replace(config.combination, combine=combine)
-                    scores = Scorer(tax, labels, comb).score(dev.articles, network=net_dev)
-                    gscores = Scorer(tax, labels, comb).score(gate.articles, network=net_gate,
-                                                              votes=gate_rules.votes)
-                    thr = fit_thresholds(scores.combined[train_idx], [dev.labels[i] for i in train_idx], labels)
-                    g_train = [i for i in range(len(gate.articles)) if i not in set(gate_split[k])]
-                    both = np.concatenate([scores.combined[train_idx, nh], gscores.combined[g_train, nh]])
-                    gold_nh = np.array([NON_HEALTH in dev.labels[i] for i in train_idx]
-                                       + [NON_HEALTH in gate.labels[i] for i in g_train])
-                    thr[NON_HEALTH] = fit_thresholds(both[:, None], [{NON_HEALTH} if g else set() for g in gold_nh],
-                                                     [NON_HEALTH])[NON_HEALTH]
+                g_train = [i for i in range(len(gate.articles)) if i not in gate_held]
+                for combine, scorer in scorers.items():
+                    scores = scorer.score(dev.articles, network=net_dev, votes=dev_votes)
+                    gscores = scorer.score(gate.articles, network=net_gate, votes=gate_votes)
+                    train_labels = [dev.labels[i] for i in train_idx]
+                    thr = fit_thresholds(scores.combined[train_idx], train_labels, labels)
+                    thr[NON_HEALTH] = gate_threshold(scores.combined[train_idx], train_labels,
+                                                     gscores.combined[g_train], [gate.labels[i] for i in g_train],
+                                                     labels)
                     for i, s in zip(held, decide_labels(scores.combined[held], labels, thr)):
                         oof.setdefault(f"model ({combine})", [None] * len(dev.articles))[i] = s
                     for i in gate_split[k]:
@@ -139,9 +152,7 @@ def main(argv: list[str] | None = None) -> None:
                 if name.startswith("model ("):
                     row["gate_accuracy"] = float(np.mean(gate_ok[name[7:-1]]))
                 if name == "rules":
-                    row["gate_accuracy"] = float(np.mean([(NON_HEALTH in set(predicted_labels(each_rule_alone(v, tax))))
-                                                          == (NON_HEALTH in g)
-                                                          for v, g in zip(gate_rules.votes, gate.labels)]))
+                    row["gate_accuracy"] = rules_gate
                 rows.setdefault(name, []).append(row)
         results[amount] = _summarise(rows)
         _print(amount, results[amount], args, time.perf_counter() - started)

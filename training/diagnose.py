@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 from collections import Counter
 from pathlib import Path
@@ -25,38 +24,29 @@ from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy
 from .build_weak_dataset import source_kind
 from .calibrate import cross_validated_sets
 from .config import load_train_config
-from .features import extract_features
-from .gold import load_gold
+from .crossfit import load_weak_run
+from .features import article_features
 from .heads_training import TrainingData, predict_docs, train_heads
-from .preflight import MissingInput, require_file
 from .topic_eval import score_topics
 
 log = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> None:
-    from datasets import load_from_disk
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.25, 0.5, 1.0])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from datasets import load_from_disk
+
     config = load_train_config(args.config)
-    run_dir = config.run_path
-    if not (run_dir / "weak" / "dataset").exists():
-        raise MissingInput(f"{run_dir / 'weak'}: no weak dataset; run python -m healthtag.training.train first")
-    dev = load_gold(require_file(config.data.calibration_gold, "dev gold (data.calibration_gold)"))
-    weak = load_from_disk(str(run_dir / "weak" / "dataset"))
-    labels = json.loads((run_dir / "weak" / "label_names.json").read_text(encoding="utf-8"))
-    settings = config.encoder
-    feats = extract_features(weak["title"], weak["sentences"], settings, max_tokens=config.data.max_train_tokens,
-                             cache_dir=run_dir / "features", desc="weak-set vectors")
-    dev_feats = extract_features([a.title for a in dev.articles], [a.sentences for a in dev.articles], settings,
-                                 cache_dir=run_dir / "features", desc="dev vectors")
+    run = load_weak_run(config)
+    dev, data, labels = run.dev, run.weak_data, run.labels
+    weak = load_from_disk(str(config.run_path / "weak" / "dataset"))
+    dev_feats = article_features(dev.articles, config.encoder, config.run_path / "features", "dev vectors")
     tax = load_taxonomy(None)
-    data = TrainingData.build(feats, weak, "soft_labels")
     dev_doc = torch.tensor(np.asarray(dev_feats["doc_vec"], dtype=np.float32))
     rules_sets = [set(predicted_labels(each_rule_alone(v, tax))) for v in Scorer(tax).score(dev.articles).votes]
     rules = score_topics("rules", dev.labels, rules_sets, tax.label_ids)

@@ -33,7 +33,7 @@ from healthtag.models.rules import ArticleVotes, RuleModel
 from healthtag.models.scoring import BatchScores, Scorer
 from healthtag.models.taxonomy import NON_HEALTH, Taxonomy, load_taxonomy
 
-from .calibrate import cross_validated_sets, decide_labels, fit_thresholds, folds
+from .calibrate import cross_validated_sets, decide_labels, folds, gate_threshold
 from .gold import GoldError, GoldSet, file_digest, load_gold  # noqa: F401 - load_gold/file_digest are part of this module's API
 from .label_model import LabelModel
 from .preflight import MissingInput, require_file
@@ -186,11 +186,10 @@ def gate_accuracies(gate: GoldSet, dev: GoldSet, dev_scores: BatchScores | None,
         if on_gate:
             flags = [False] * len(gate.articles)
             for held in folds(len(gate.articles), 5, 0):
-                rest = [i for i in range(len(gate.articles)) if i not in set(held)]
-                column = np.concatenate([d[:, j], g[rest]])[:, None]
-                gold = [{NON_HEALTH} if NON_HEALTH in x else set()
-                        for x in [*dev.labels, *(gate.labels[i] for i in rest)]]
-                t = fit_thresholds(column, gold, [NON_HEALTH])[NON_HEALTH]
+                held_set = set(held)
+                rest = [i for i in range(len(gate.articles)) if i not in held_set]
+                t = gate_threshold(d, dev.labels, getattr(gate_scores, which)[rest],
+                                   [gate.labels[i] for i in rest], config.labels)
                 for i in held:
                     flags[i] = bool(g[i] >= t)
         else:
@@ -209,17 +208,20 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
     tax = load_taxonomy(None)
     notes = []
     sentence_scores = None
+    label_model = LabelModel.load(bundled_label_model(), RuleModel(tax))
+    cfg = None
     if model_dir is None:
-        scores = score_in_batches(Scorer(tax), gold.articles)
-        reports = rule_reports(scores.votes, gold.labels, tax, LabelModel.load(bundled_label_model(), RuleModel(tax)))
+        scorer = Scorer(tax)
     else:
         from healthtag.models.topic_model import TopicSummaryModel
 
         model = TopicSummaryModel.load(model_dir)
         cfg = model.config
         budget = budget or cfg.summary
-        scores = score_in_batches(Scorer(tax, cfg.labels, cfg.combination, network=model), gold.articles)
-        reports = rule_reports(scores.votes, gold.labels, tax, LabelModel.load(bundled_label_model(), RuleModel(tax)))
+        scorer = Scorer(tax, cfg.labels, cfg.combination, network=model)
+    scores = score_in_batches(scorer, gold.articles)
+    reports = rule_reports(scores.votes, gold.labels, tax, label_model)
+    if cfg is not None:
         baselines = list(reports)
         sentence_scores = scores.sentence
         rows = {"rule evidence": (scores.evidence, cfg.evidence_thresholds),
@@ -246,11 +248,8 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
     gate_lines, gate_result = [], None
     if gate_path is not None:
         gate = load_gold(gate_path)
-        scorer = Scorer(tax) if model_dir is None else Scorer(tax, cfg.labels, cfg.combination, network=model)
-        gate_result = gate_accuracies(gate, gold, None if model_dir is None else scores,
-                                      score_in_batches(scorer, gate.articles), tax,
-                                      LabelModel.load(bundled_label_model(), RuleModel(tax)),
-                                      None if model_dir is None else cfg)
+        gate_result = gate_accuracies(gate, gold, scores if cfg is not None else None,
+                                      score_in_batches(scorer, gate.articles), tax, label_model, cfg)
         gate_lines = ["", f"non_health accuracy on the gate set {gate_path} ({len(gate.articles)} articles): "
                       + ", ".join(f"{k} {v:.3f}" for k, v in gate_result.items())]
     text = "\n".join([f"topics on {gold_path} ({len(gold.articles)} articles)", *notes,

@@ -59,3 +59,9 @@ def extract_features(titles: Sequence[str], sentences: Sequence[Sequence[str]], 
     if target is not None:
         ds.save_to_disk(str(target))
     return ds
+
+
+def article_features(articles, settings: EncoderSettings, cache_dir: Path | None, desc: str):
+    """`extract_features` for a list of Articles (title and sentences, every token read)."""
+    return extract_features([a.title for a in articles], [a.sentences for a in articles], settings,
+                            cache_dir=cache_dir, desc=desc)

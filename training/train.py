@@ -25,10 +25,10 @@ from healthtag.models.topic_model import save_model
 from healthtag.models.vocab_trim import trimmed_tokenizer_path
 
 from .build_weak_dataset import build as build_weak
-from .calibrate import fit_thresholds
+from .calibrate import fit_thresholds, gate_threshold
 from .config import TrainConfig, load_train_config
 from .evaluate import evaluate
-from .features import extract_features
+from .features import article_features, extract_features
 from .gold import file_digest, load_gold
 from .heads_training import TrainingData, predict_docs, train_heads
 from .model_card import write_model_card
@@ -81,16 +81,14 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
 
     gold_path = Path(data_cfg.calibration_gold)
     gold = load_gold(gold_path)
-    gold_features = extract_features([a.title for a in gold.articles], [a.sentences for a in gold.articles],
-                                     settings, cache_dir=run_dir / "features", desc="calibration vectors")
+    gold_features = article_features(gold.articles, settings, run_dir / "features", "calibration vectors")
     network = predict_docs(heads, torch.tensor(np.asarray(gold_features["doc_vec"], dtype=np.float32))).numpy()
     scores = Scorer(tax, labels, config.combination).score(gold.articles, network=network)
     thresholds = fit_thresholds(scores.combined, gold.labels, labels)
     calibration = {"gold": gold_path.name, "gold_digest": gold.digest, "articles": len(gold.articles)}
     if data_cfg.gate_gold:
         gate = load_gold(Path(data_cfg.gate_gold))
-        gate_features = extract_features([a.title for a in gate.articles], [a.sentences for a in gate.articles],
-                                         settings, cache_dir=run_dir / "features", desc="gate-set vectors")
+        gate_features = article_features(gate.articles, settings, run_dir / "features", "gate-set vectors")
         gate_net = predict_docs(heads, torch.tensor(np.asarray(gate_features["doc_vec"], dtype=np.float32))).numpy()
         gate_scores = Scorer(tax, labels, config.combination).score(gate.articles, network=gate_net)
         thresholds[NON_HEALTH] = gate_threshold(scores.combined, gold.labels, gate_scores.combined, gate.labels, labels)
@@ -126,15 +124,6 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
     return out
 
 
-def gate_threshold(dev_scores: np.ndarray, dev_labels: list[set[str]], gate_scores: np.ndarray,
-                   gate_labels: list[set[str]], labels: list[str]) -> float:
-    """The non_health threshold fitted on dev and the gate set together (general news is what the gate is for)."""
-    j = labels.index(NON_HEALTH)
-    column = np.concatenate([dev_scores[:, j], gate_scores[:, j]])[:, None]
-    gold = [{NON_HEALTH} if NON_HEALTH in g else set() for g in [*dev_labels, *gate_labels]]
-    return fit_thresholds(column, gold, [NON_HEALTH])[NON_HEALTH]
-
-
 def reviewed_rows(paths: list[str], labels: list[str], settings, run_dir: Path, weight: float):
     """Training rows from reviewed labels (gold-format JSONL or the review CSV), or None when there are none."""
     if not paths:
@@ -144,8 +133,7 @@ def reviewed_rows(paths: list[str], labels: list[str], settings, run_dir: Path, 
         gold = load_gold(Path(path))
         arts += gold.articles
         sets += gold.labels
-    features = extract_features([a.title for a in arts], [a.sentences for a in arts], settings,
-                                cache_dir=run_dir / "features", desc="reviewed-label vectors")
+    features = article_features(arts, settings, run_dir / "features", "reviewed-label vectors")
     log.info("%d reviewed articles join the weak labels (weight %.1f)", len(arts), weight)
     return TrainingData.labelled(features, [a.sentences for a in arts], sets, labels, weight)
 
