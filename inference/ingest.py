@@ -23,7 +23,7 @@ from typing import Any
 
 from healthtag.text.textnorm import normalize_line
 
-from .lineshape import can_continue, comma_count, is_broken_line
+from .lineshape import can_continue, can_continue_wrapped, column_width, comma_count, fills_column, is_broken_line
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +163,9 @@ def _decode_reporting(data: bytes, encoding: str, source: str, problems: list[st
 # ---------------------------------------------------------------- paragraphs
 
 
+_INDENT = ("\u3000", "  ", "\t")
+
+
 def _raw_lines(text: str) -> Iterator[tuple[int, int, str]]:
     """Non-blank lines as (start, end, normalised text), offsets trimmed to the first/last non-blank char."""
     pos = 0
@@ -191,6 +194,16 @@ def looks_like_caption(line: str) -> bool:
     )
 
 
+def _indented(text: str, start: int) -> bool:
+    """Whether the line starting (after its blanks) at `start` is indented like a new paragraph."""
+    lead = ""
+    i = start - 1
+    while i >= 0 and text[i] in " \u3000\t":
+        lead = text[i] + lead
+        i -= 1
+    return lead.startswith(_INDENT) or "\u3000" in lead
+
+
 def split_paragraphs(text: str) -> list[Paragraph]:
     """Paragraphs of a page, with OCR line breaks repaired and verbatim repeats marked.
 
@@ -198,17 +211,31 @@ def split_paragraphs(text: str) -> list[Paragraph]:
     line when that one reads as a continuation (a body line, not a headline or
     byline), whether a blank line separates them or not. When one or two photo
     captions sit between the two halves (column layout), the halves are joined
-    around them and the captions follow as `displaced` paragraphs. Joining never
+    around them and the captions follow as `displaced` paragraphs. A page whose
+    body is hard-wrapped (narrow columns, PDF text: see `column_width`) joins a
+    line that fills the column to the very next line (no blank line between)
+    unless that one is indented or opens something (a byline, dateline,
+    credit, …), since there the next line may look like a headline only
+    because the wrap cut it short. Joining never
     adds or changes characters: the halves are concatenated.
     """
     lines = list(_raw_lines(text))
+    width = column_width([t for _, _, t in lines])
     paragraphs: list[Paragraph] = []
     i = 0
     while i < len(lines):
         cur = [lines[i]]
         displaced: list[tuple[int, int, str]] = []
         j = i + 1
-        while j < len(lines) and is_broken_line(cur[-1][2]):
+        while j < len(lines):
+            last = cur[-1][2]
+            if (fills_column(last, width) and text.count("\n", cur[-1][1], lines[j][0]) == 1
+                    and not _indented(text, lines[j][0]) and can_continue_wrapped(lines[j][2])):
+                cur.append(lines[j])
+                j += 1
+                continue
+            if not is_broken_line(last):
+                break
             k = j
             while k < len(lines) and k - j < 2 and looks_like_caption(lines[k][2]):
                 k += 1

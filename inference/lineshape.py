@@ -9,6 +9,7 @@ the two in agreement.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from enum import Enum
 
 from healthtag.text.textnorm import ends_sentence
@@ -32,11 +33,16 @@ class LineKind(str, Enum):
     MASTHEAD = "masthead"  # 第3版 / 责任编辑 … / 邵阳日报
     COLUMN = "column"  # 市州连线: a column header over several short items
     TABLE = "table"  # tab-separated cells
+    LEAD = "lead"  # 【lead title】body… : a short-news item that carries its own title
 
 
+_DATE_IN_LINE = r"(?:[0-9一二三四五六七八九十]{1,2}月[0-9一二三四五六七八九十]{1,3}日)"
 _DATELINE = re.compile(
-    rf"^(?:本报|[{HAN}]{{1,10}}?(?:日报|晚报|早报|时报|商报|报|网|社|台))?讯\s*(?:[(（【\[]|\s|$)"
-    rf"|^(?:新华社|中新社|人民网|新华网|央视网)[{HAN}0-9]{{0,14}}电"
+    # 本报讯 / 邵阳日报讯 / 本报衡阳3月8日讯 / 本报北京6月2日电 / 据新华社北京6月2日电 / 新华社…电
+    rf"^据?(?:本报|[{HAN}]{{1,10}}?(?:日报|晚报|早报|时报|商报|报|网|社|台))?"
+    rf"(?:[{HAN}]{{1,8}}?{_DATE_IN_LINE}|{_DATE_IN_LINE})?讯\s*(?:[(（【\[]|\s|$)"
+    rf"|^据?本报[{HAN}]{{0,8}}?{_DATE_IN_LINE}?电"
+    rf"|^据?(?:新华社|中新社|人民网|新华网|央视网|央广网|中国新闻网)[{HAN}0-9]{{0,14}}电"
 )
 _BYLINE = re.compile(
     rf"^(?:[{HAN}]{{0,10}}?(?:日报|晚报|早报|报社|报|台|网|社|中心))?"
@@ -53,7 +59,7 @@ _CONTINUED_TO = re.compile(r"^[(（【\[]\s*(?:下转|转)\s*第?\s*[\dA-Z一二
 _DATE = re.compile(r"^(?:\d{4}|[〇零一二三四五六七八九]{4})\s*年\s*\S{1,3}\s*月\s*\S{1,3}\s*日$")
 _MASTHEAD = re.compile(
     r"^(?:第\s*[\d一二三四五六七八九十]+\s*版|[A-Z]?\d{1,2}\s*版)"
-    r"|(?:责任编辑|责编|美术编辑|美编|版式|校对|审核|编审|监制|值班主任)\s*[:：/\s]"
+    r"|(?:责任编辑|本版编辑|编辑|责编|美术编辑|美编|版式|校对|审核|编审|监制|值班主任|本版邮箱|新闻热线|广告热线|社址|邮编)\s*[:：/\s]"
     rf"|^[{HAN}]{{2,6}}(?:日报|晚报|早报|时报|商报)$"
     r"|星期[一二三四五六日天].{0,12}$"
 )
@@ -70,12 +76,88 @@ _SIGNATURE_SUFFIXES = (
 )
 
 
+_LEAD_TITLE = re.compile(r"^【([^【】。]{4,40})】(?=\S)")
+_HEAD_MARK = re.compile(r"[！？!?]")
+_END_MARK = re.compile(r"[！？!?][”\"」』]?$")
+# a wrapped line may fall short of the column by a carried-down mark, or pass it by a hanging one
+WRAP_SLACK_BELOW, WRAP_SLACK_ABOVE = 3, 2
+MIN_WRAPPED_LINES = 8
+MIN_WRAPPED_SHARE = 0.3
+
+
+def display_width(text: str) -> int:
+    """Columns a line takes in print: 2 for a CJK character or full-width mark, 1 for ASCII."""
+    return sum(1 if ord(c) < 0x2E80 else 2 for c in text)
+
+
+def column_width(lines: list[str]) -> int | None:
+    """The width a page's body is hard-wrapped at, or None for a page printed a paragraph a line.
+
+    In a narrow-column or PDF page most body lines fill the column, so their
+    print widths cluster; in a page with a paragraph a line, widths scatter.
+    Headlines and paragraph ends are shorter and do not move the cluster.
+    """
+    widths = [display_width(t) for t in lines if display_width(t) >= 16 and "\t" not in t]
+    if not widths:
+        return None
+    counts = Counter(widths)
+
+    def band(w: int) -> int:
+        return sum(counts[x] for x in range(w - WRAP_SLACK_BELOW + 1, w + 1))
+
+    best = max(sorted(counts), key=band)
+    wrapped = band(best)
+    return best if wrapped >= MIN_WRAPPED_LINES and wrapped / len(widths) >= MIN_WRAPPED_SHARE else None
+
+
+# kinds of line that may be cut by a column wrap (a byline, heading or masthead line is printed whole)
+_WRAPS = frozenset({LineKind.BODY, LineKind.SHORT, LineKind.DATELINE, LineKind.CONTINUED_FROM, LineKind.LEAD})
+
+
+def fills_column(text: str, width: int | None) -> bool:
+    """A line that runs to the column edge without finishing its sentence: it wraps onto the next line."""
+    if width is None or ends_sentence(text) or classify_line(text) not in _WRAPS:
+        return False
+    return width - WRAP_SLACK_BELOW <= display_width(text) <= width + WRAP_SLACK_ABOVE
+
+
+def lead_title(text: str) -> str | None:
+    """The title of a 【lead title】body… item, or None.
+
+    Only when what follows the brackets reads as body text: 【时代先锋】黄志强：
+    毕生心血献给祖国医学事业 is a headline with a column tag, not an item.
+    """
+    m = _LEAD_TITLE.match(text)
+    if not m:
+        return None
+    rest = text[m.end():]
+    return m.group(1).strip() if len(rest) > HEADLINE_MAX_CHARS or ends_sentence(rest) or "。" in rest else None
+
+
 def comma_count(text: str) -> int:
     return sum(text.count(c) for c in "，,")
 
 
+def is_exclaimed_headline(text: str) -> bool:
+    """A headline carrying ！ or ？ (中午带饭易致癌？胡说！ / 肺癌术后会死得更快吗？——谈肺癌的治疗):
+    short, no comma, and every piece between the marks is headline-shaped."""
+    if not _HEAD_MARK.search(text) or comma_count(text) or len(text) > HEADLINE_MAX_CHARS:
+        return False
+    pieces = [p for p in _HEAD_MARK.split(text) if p.strip("”\"」』")]
+    return bool(pieces) and sum(map(len, pieces)) >= 4 and all(is_headline_like(p) for p in pieces)
+
+
+_BOOK_TITLE = re.compile(r"《[^《》]{1,30}》")
+
+
 def is_headline_like(text: str) -> bool:
-    """Short, unfinished, at most one comma, no full stop: the shape of a headline or heading."""
+    """Short, unfinished, at most one comma, no full stop: the shape of a headline or heading.
+
+    Punctuation inside a 《title》 belongs to the work's name (《孩子，你在哪里？》引社会关注).
+    """
+    if len(text) > HEADLINE_MAX_CHARS:
+        return False
+    text = _BOOK_TITLE.sub("书", text)
     return (
         0 < len(text) <= HEADLINE_MAX_CHARS
         and not ends_sentence(text)
@@ -121,7 +203,9 @@ def classify_line(text: str) -> LineKind:
         return LineKind.MASTHEAD
     if len(text) <= 8 and text.endswith(_COLUMN_SUFFIXES):
         return LineKind.COLUMN
-    if is_headline_like(text):
+    if lead_title(text):
+        return LineKind.LEAD
+    if is_headline_like(text) or is_exclaimed_headline(text):
         return LineKind.SHORT
     return LineKind.BODY
 
@@ -151,6 +235,25 @@ def is_broken_line(text: str) -> bool:
     return len(text) <= 16 and text.endswith(_TITLE_WORDS)
 
 
+_OPENS_LINE = frozenset({
+    LineKind.DATELINE, LineKind.BYLINE, LineKind.CREDIT, LineKind.CONTINUED_FROM, LineKind.CONTINUED_TO,
+    LineKind.SECTION, LineKind.SUBTITLE, LineKind.MASTHEAD, LineKind.COLUMN, LineKind.DATE, LineKind.LEAD,
+    LineKind.TABLE,
+})
+
+
 def can_continue(text: str) -> bool:
-    """Whether a line may be the second half of a broken sentence (it is not a headline, byline, …)."""
-    return bool(text) and classify_line(text) is LineKind.BODY
+    """Whether a line may be the second half of a broken sentence (it is not a headline, byline, …).
+
+    A short line that ends in ！/？ reads like a headline on its own, but after
+    a line broken mid-sentence it is the sentence's end (……能不能治好？).
+    """
+    if not text:
+        return False
+    kind = classify_line(text)
+    return kind is LineKind.BODY or (kind is LineKind.SHORT and bool(_END_MARK.search(text)))
+
+
+def can_continue_wrapped(text: str) -> bool:
+    """Whether a line may continue a line that filled the column: anything but a line that opens something."""
+    return bool(text) and classify_line(text) not in _OPENS_LINE

@@ -28,6 +28,7 @@ from .ingest import InputRecord, Page, Paragraph, page_from_text
 from .lineshape import (
     LineKind,
     classify_line,
+    lead_title,
     looks_like_names,
     looks_like_signature,
 )
@@ -35,10 +36,13 @@ from .lineshape import (
 MAX_HEADLINE_LINES = 3
 _RUN_KINDS = (LineKind.SHORT, LineKind.SUBTITLE)
 _OPENS_ARTICLE = (LineKind.DATELINE, LineKind.BYLINE)
-_BODY_KINDS = (LineKind.BODY, LineKind.CAPTION, LineKind.TABLE, LineKind.DATELINE)
+_BODY_KINDS = (LineKind.BODY, LineKind.CAPTION, LineKind.TABLE, LineKind.DATELINE, LineKind.LEAD)
 _DATELINE_PREFIX = re.compile(r"^(.{0,30}?(?:讯|电)\s*[(（【\[][^)）】\]]{0,60}[)）】\]])\s*(.*)$", re.S)
 _DATELINE_BARE = re.compile(r"^(.{0,30}?(?:讯|电))\s+(.*)$", re.S)
 # headlines of official notices: standalone items even without a byline
+_MARK = re.compile(r"^[●■◆▲★◎□◇○•▶►]\s*")
+# what may follow the credit that closes a photo news item
+_AFTER_PHOTO_NEWS = (LineKind.COLUMN, LineKind.MASTHEAD, LineKind.SECTION, LineKind.CONTINUED_FROM, LineKind.DATE)
 _NOTICE_TITLE = re.compile(r"(?:公告|公示|通告|通知|启事|声明|倡议书|公开信)$")
 
 
@@ -48,10 +52,13 @@ class _Start:
     kind: SpanKind
     head: tuple[int, int] = (0, 0)  # headline lines [a, b) (empty for none)
     byline: int | None = None  # paragraph index of a byline line
+    strong: bool = False  # opened by a byline or dateline (or a ——sub-headline), not judged from context
 
 
 def _classify(paras: list[Paragraph]) -> list[LineKind]:
-    kinds = [LineKind.CAPTION if p.displaced else classify_line(p.text) for p in paras]
+    # a repeated paragraph (a layout artefact) opens nothing, whatever it repeats
+    kinds = [LineKind.CAPTION if p.displaced else LineKind.BODY if p.duplicate else classify_line(p.text)
+             for p in paras]
     # an issuing body right above a date line signs a notice; it is not a headline
     for i in range(len(kinds) - 1):
         if kinds[i + 1] is LineKind.DATE and looks_like_signature(paras[i].text):
@@ -85,7 +92,8 @@ def _runs(kinds: list[LineKind], paras: list[Paragraph]) -> list[tuple[int, int,
 
 
 def _closes_article(kind: LineKind) -> bool:
-    return kind in (LineKind.CREDIT, LineKind.COLUMN, LineKind.CONTINUED_TO)
+    # a date line signs off a notice (issuing office, then the date): what follows is new
+    return kind in (LineKind.CREDIT, LineKind.COLUMN, LineKind.CONTINUED_TO, LineKind.DATE)
 
 
 def find_starts(paras: list[Paragraph], kinds: list[LineKind]) -> list[_Start]:
@@ -108,14 +116,15 @@ def find_starts(paras: list[Paragraph], kinds: list[LineKind]) -> list[_Start]:
             if head_a > a:  # extra short lines above a full headline block: ads, slogans
                 starts[a] = _Start(a, "fragment")
             byline = nxt if (nxt < n and (names is not None or kinds[nxt] is LineKind.BYLINE)) else None
-            starts[head_a] = _Start(head_a, "article", (head_a, b), byline)
+            starts[head_a] = _Start(head_a, "article", (head_a, b), byline, strong=True)
         else:
             weak.append((a, b))
 
     # a dateline with no headline above it still opens an item (短讯 columns)
+    bylines = {st.byline for st in starts.values() if st.byline is not None}
     for i, k in enumerate(kinds):
-        if k is LineKind.DATELINE and (i - 1) not in in_run:
-            starts.setdefault(i, _Start(i, "article"))
+        if k is LineKind.DATELINE and (i - 1) not in in_run and (i - 1) not in bylines:
+            starts.setdefault(i, _Start(i, "article", strong=True))
 
     # fragments: continuation stubs, column headers, masthead lines outside articles
     for i, k in enumerate(kinds):
@@ -139,9 +148,64 @@ def find_starts(paras: list[Paragraph], kinds: list[LineKind]) -> list[_Start]:
         if prev is None or _closes_article(prev) or is_notice or _is_photo_news(kinds, b, stop):
             starts.setdefault(a, _Start(a, "article", (a, b)))
 
+    _column_items(paras, kinds, starts, runs)
+    _footers(kinds, starts, n)
     if 0 not in starts and n:
         starts[0] = _Start(0, "fragment")  # text before the first headline: continued from elsewhere
     return [starts[i] for i in sorted(starts)]
+
+
+_ITEM_TITLE_KINDS = (LineKind.SECTION, LineKind.LEAD)
+
+
+def _column_items(paras: list[Paragraph], kinds: list[LineKind], starts: dict[int, _Start],
+                  runs: list[tuple[int, int, int | None]]) -> None:
+    """Items of short-news columns (简讯) and marked headlines that open an article.
+
+    Under a column header (健康简讯, 医讯播报…), up to the next article with a
+    byline, each item's lead title (■/●/▲ line, 【title】body, or a plain
+    headline line with body under it) opens an item of its own even without
+    本报讯: short news carries no byline. Anywhere on the page, a marked line
+    right above a byline or dateline is that article's headline.
+    """
+    n = len(kinds)
+    run_at = {a: b for a, b, _ in runs}
+    for i, k in enumerate(kinds):
+        if k is LineKind.SECTION and i + 1 < n and kinds[i + 1] in _OPENS_ARTICLE:
+            starts.pop(i + 1, None)
+            byline = i + 1 if kinds[i + 1] is LineKind.BYLINE else None
+            starts[i] = _Start(i, "article", (i, i + 1), byline, strong=True)
+    columns = [i for i, k in enumerate(kinds) if k is LineKind.COLUMN]
+    for c in columns:
+        # the column runs up to the next article that opens with a headline and a byline or dateline
+        stop = min((s for s, st in starts.items() if s > c and st.kind == "article" and st.strong
+                    and kinds[s] is not LineKind.SECTION), default=n)
+        i = c + 1
+        while i < stop:
+            k = kinds[i]
+            if k in _ITEM_TITLE_KINDS and i + 1 <= stop:
+                head = (i, i + 1) if k is LineKind.SECTION else (i, i)
+                has_body = k is LineKind.LEAD or (i + 1 < stop and kinds[i + 1] in _BODY_KINDS)
+                if has_body:
+                    starts[i] = _Start(i, "article", head)
+            elif i in run_at and run_at[i] < stop and kinds[run_at[i]] in _BODY_KINDS:
+                starts.setdefault(i, _Start(i, "article", (i, run_at[i])))
+                i = run_at[i]
+                continue
+            i += 1
+
+
+def _footers(kinds: list[LineKind], starts: dict[int, _Start], n: int) -> None:
+    """Masthead and footer lines at the end of an article (page foot: 责任编辑…, 邵阳日报 … 星期二) are their own fragment."""
+    bounds = sorted(starts) + [n]
+    for a, b in zip(bounds, bounds[1:]):
+        if starts[a].kind != "article":
+            continue
+        j = b
+        while j - 1 > a and kinds[j - 1] in (LineKind.MASTHEAD, LineKind.DATE):
+            j -= 1
+        if j < b and kinds[j] is LineKind.MASTHEAD:
+            starts[j] = _Start(j, "fragment")
 
 
 def _trailing(kinds: list[LineKind], b: int, stop: int) -> bool:
@@ -159,7 +223,7 @@ def _is_photo_news(kinds: list[LineKind], b: int, stop: int) -> bool:
         k = kinds[j]
         if k is LineKind.CREDIT:
             after = j + 1
-            return after >= stop or kinds[after] in _RUN_KINDS + (LineKind.COLUMN,)
+            return after >= stop or kinds[after] in _RUN_KINDS + _AFTER_PHOTO_NEWS
         if k not in _BODY_KINDS:
             return False
     return False
@@ -218,7 +282,7 @@ def _build(page: Page, paras: list[Paragraph], kinds: list[LineKind], st: _Start
         art.title = shorts[0] if shorts else ""
         art.text = "\n".join(paras[j].text for j in seg if not paras[j].duplicate)
         return art
-    head_lines = [paras[j].text for j in range(head_a, head_b) if kinds[j] is LineKind.SHORT]
+    head_lines = [_MARK.sub("", paras[j].text) for j in range(head_a, head_b) if kinds[j] in (LineKind.SHORT, LineKind.SECTION)]
     sub_lines = [paras[j].text for j in range(head_a, head_b) if kinds[j] is LineKind.SUBTITLE]
     art.kicker, art.title, art.subtitle = resolve_headline(head_lines, sub_lines)
     bylines: list[str] = []
@@ -231,7 +295,13 @@ def _build(page: Page, paras: list[Paragraph], kinds: list[LineKind], st: _Start
         p, k = paras[j], kinds[j]
         if p.duplicate or k in (LineKind.MASTHEAD, LineKind.CONTINUED_TO):
             continue
-        if k is LineKind.DATELINE:
+        if k is LineKind.LEAD and j == st.index:
+            title = lead_title(p.text) or ""
+            art.title = art.title or title
+            rest = p.text[p.text.index("】") + 1 :].strip()
+            body.append(rest)
+            art.sentences.extend(split_sentences(rest))
+        elif k is LineKind.DATELINE:
             prefix, rest = _split_dateline(p.text)
             if prefix:
                 bylines.append(prefix)
