@@ -220,11 +220,15 @@ def evaluate(
     try:
         kind = gold_kind(gold)
         if kind == "spans":
-            from healthtag.resources import bundled_seeds_dir
+            from healthtag.resources import bundled_seeds_dir, bundled_seeds_gold
             from healthtag.training.seg_eval import evaluate_segmentation
 
             seg = evaluate_segmentation(gold, pages or bundled_seeds_dir())
             text, result = seg.format(), {"segmentation": seg.to_dict()}
+            if pages is not None and Path(pages).resolve() != bundled_seeds_dir().resolve():
+                seeds = evaluate_segmentation(bundled_seeds_gold(), bundled_seeds_dir())  # side by side, as the seeds stay at 1.0
+                text += "\nseed pages, for comparison:\n" + seeds.format()
+                result["seed_pages"] = seeds.to_dict()
         elif rules_only:
             from healthtag.training.evaluate import evaluate_rules_on_file
 

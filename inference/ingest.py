@@ -220,7 +220,8 @@ def split_paragraphs(text: str) -> list[Paragraph]:
     adds or changes characters: the halves are concatenated.
     """
     lines = list(_raw_lines(text))
-    width = column_width([t for _, _, t in lines])
+    # print widths are measured on the characters as printed (a full-width digit is wide before NFKC)
+    width = column_width([text[s:e] for s, e, _ in lines])
     paragraphs: list[Paragraph] = []
     i = 0
     while i < len(lines):
@@ -229,7 +230,7 @@ def split_paragraphs(text: str) -> list[Paragraph]:
         j = i + 1
         while j < len(lines):
             last = cur[-1][2]
-            if (fills_column(last, width) and text.count("\n", cur[-1][1], lines[j][0]) == 1
+            if (fills_column(last, width, text[cur[-1][0]:cur[-1][1]]) and text.count("\n", cur[-1][1], lines[j][0]) == 1
                     and not _indented(text, lines[j][0]) and can_continue_wrapped(lines[j][2])):
                 cur.append(lines[j])
                 j += 1

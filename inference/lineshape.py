@@ -46,8 +46,8 @@ _DATELINE = re.compile(
 )
 _BYLINE = re.compile(
     rf"^(?:[{HAN}]{{0,10}}?(?:日报|晚报|早报|报社|报|台|网|社|中心))?"
-    rf"(?:全媒体|融媒体|特约|见习|首席|实习)?(?:记者|通讯员|撰稿|作者|文/图|图/文|文|图)"
-    rf"[\s/:：]*[{HAN}][{HAN}\s/、·:：]*$"
+    rf"(?:全媒体|融媒体|特约|见习|首席|实习)?(?:(?:记者|通讯员|撰稿|作者)[\s/:：]*|(?:文/图|图/文|文|图)[\s/:：]+)"
+    rf"[{HAN}][{HAN}\s/、·:：]*$"
 )
 _CREDIT_PHOTO = re.compile(r"^[^。！？!?，,]{0,60}?(?:摄影报道|摄影|摄)$")
 _CREDIT_PAREN = re.compile(
@@ -85,9 +85,12 @@ MIN_WRAPPED_LINES = 8
 MIN_WRAPPED_SHARE = 0.3
 
 
+_WIDE_MARKS = "“”‘’"  # Chinese fonts print curly quotes full width
+
+
 def display_width(text: str) -> int:
     """Columns a line takes in print: 2 for a CJK character or full-width mark, 1 for ASCII."""
-    return sum(1 if ord(c) < 0x2E80 else 2 for c in text)
+    return sum(2 if ord(c) >= 0x2E80 or c in _WIDE_MARKS else 1 for c in text)
 
 
 def column_width(lines: list[str]) -> int | None:
@@ -114,11 +117,15 @@ def column_width(lines: list[str]) -> int | None:
 _WRAPS = frozenset({LineKind.BODY, LineKind.SHORT, LineKind.DATELINE, LineKind.CONTINUED_FROM, LineKind.LEAD})
 
 
-def fills_column(text: str, width: int | None) -> bool:
-    """A line that runs to the column edge without finishing its sentence: it wraps onto the next line."""
+def fills_column(text: str, width: int | None, printed: str | None = None) -> bool:
+    """A line that runs to the column edge without finishing its sentence: it wraps onto the next line.
+
+    `printed` is the line as the file has it, before normalisation, whose
+    print width is the one the column has (a full-width digit is wide there).
+    """
     if width is None or ends_sentence(text) or classify_line(text) not in _WRAPS:
         return False
-    return width - WRAP_SLACK_BELOW <= display_width(text) <= width + WRAP_SLACK_ABOVE
+    return width - WRAP_SLACK_BELOW <= display_width(printed or text) <= width + WRAP_SLACK_ABOVE
 
 
 def lead_title(text: str) -> str | None:

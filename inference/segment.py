@@ -278,7 +278,7 @@ def _build(page: Page, paras: list[Paragraph], kinds: list[LineKind], st: _Start
     art = Article(id=f"{stem}#{n}", source=page.source, start=start, end=end, kind=st.kind, index=n)
     head_a, head_b = st.head
     if st.kind == "fragment":
-        shorts = [paras[j].text for j in seg if kinds[j] in (LineKind.SHORT, LineKind.COLUMN)]
+        shorts = [paras[j].text for j in seg if kinds[j] in (LineKind.SHORT, LineKind.COLUMN, LineKind.MASTHEAD)]
         art.title = shorts[0] if shorts else ""
         art.text = "\n".join(paras[j].text for j in seg if not paras[j].duplicate)
         return art

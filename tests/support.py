@@ -38,3 +38,19 @@ ARTICLE = "市中心医院组织专家团队走进安山乡开展义诊活动，
 
 def records(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def assert_spans_partition(page, spans) -> None:
+    """Every non-blank character of the page lies in exactly one span, spans in page order."""
+    cover = [0] * len(page.text)
+    for a in spans:
+        assert 0 <= a.start < a.end <= len(page.text)
+        assert a.kind in ("article", "fragment")
+        for i in range(a.start, a.end):
+            cover[i] += 1
+    for i, ch in enumerate(page.text):
+        if ch.isspace():
+            assert cover[i] <= 1
+        else:
+            assert cover[i] == 1, (i, ch)
+    assert [a.start for a in spans] == sorted(a.start for a in spans)

@@ -126,7 +126,7 @@ def clean_articles(path: str | Path, min_paras: int = 2, max_chars: int = 900) -
                 continue
             if any(len(p) < 20 or p[-1] not in SENTENCE_END for p in paras):
                 continue
-            if any(re.match(r"^(?:本报|据|新华社|记者|通讯员|[(（【■●▲])", p) for p in paras):
+            if any(re.match(r"^(?:本报|据|新华社|记者|通讯员|[(（【■●▲]|[^，。]{0,10}讯)", p) for p in paras):
                 continue  # our own bylines/datelines/marks are added by the layout
             total = 0
             kept = []
@@ -245,7 +245,8 @@ class Composer:
             art = self.take()
             paras = art["paras"][: r.choice((1, 1, 2))]
             if inline:
-                spans.append(Span("article", art["title"], [], [f"【{art['title']}】{paras[0]}"] + paras[1:], convention="brief:【】"))
+                title = re.sub(r"^【[^】]*】", "", art["title"])  # no paper nests a column tag inside a lead title
+                spans.append(Span("article", title, [], [f"【{title}】{paras[0]}"] + paras[1:], convention="brief:【】"))
             else:
                 spans.append(Span("article", art["title"], [mark + art["title"]], paras, convention=f"brief:{mark}"))
         return spans

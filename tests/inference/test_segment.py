@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from healthtag.inference.ingest import page_from_text
+from healthtag.inference.lineshape import LineKind, classify_line
 from healthtag.inference.segment import resolve_headline, segment_page
 from hypothesis import given, settings
+from support import assert_spans_partition
 from hypothesis import strategies as st
 
 BODY1 = "5月9日，县人民医院专家团队来到安山乡卫生院，为当地群众开展义诊活动，提供健康咨询、疾病筛查和用药指导等服务。"
@@ -164,6 +166,8 @@ _pieces = st.sampled_from(
         "●建设赋能，医疗资源强保障", "2025年5月13日", "中共邵阳市委组织部", "环境好", "陈雨 摄",
         BODY1, BODY2, "有助于提升基层医疗机构服", "务水平。”", "聚焦民生需求，", "党委书记",
         "“终于盼来了！”", "姓名\t性别", "正在建设中的综合大楼。", "２０２４年", "\u3000", " ", "\t",
+        "■义诊进社区", f"【义诊进社区】{BODY2}", "本报衡阳3月8日讯（记者 王明）", "健康简讯", "责任编辑：王芳",
+        "义诊来了！", "县医院专家义诊进", "乡村卫生院，为当地群", "\u3000\u3000本报北京6月2日电 近日，",
     ]
 )
 
@@ -182,16 +186,77 @@ def pages(draw) -> str:
 @given(pages())
 def test_spans_cover_every_non_blank_character_exactly_once(text: str):
     page = page_from_text(text)
-    arts = segment_page(page)
-    cover = [0] * len(page.text)
-    for a in arts:
-        assert 0 <= a.start < a.end <= len(page.text)
-        assert a.kind in ("article", "fragment")
-        for i in range(a.start, a.end):
-            cover[i] += 1
-    for i, ch in enumerate(page.text):
-        if ch.isspace():
-            assert cover[i] <= 1
-        else:
-            assert cover[i] == 1, (i, ch)
-    assert [a.start for a in arts] == sorted(a.start for a in arts)
+    assert_spans_partition(page, segment_page(page))
+
+
+# ---------------------------------------------------------------- layouts of other papers
+
+
+def test_narrow_column_wrapped_body_is_one_article():
+    """Body hard-wrapped every 13 characters: the short pieces are not headlines."""
+    body = BODY1 + BODY2 + BODY3 + BODY1 + BODY2
+    lines = [body[i:i + 13] for i in range(0, len(body), 13)]
+    page = "县医院专家义诊进乡村\n本报记者 王明\n" + "\n".join(lines) + "\n健康讲座进社区\n本报讯（通讯员 李华）" + BODY2
+    arts = seg(page)
+    assert [(a.kind, a.title) for a in arts] == [("article", "县医院专家义诊进乡村"), ("article", "健康讲座进社区")]
+    assert arts[0].text == body
+
+
+def test_place_and_date_datelines_open_articles_after_a_masthead():
+    page = (
+        f"邵阳日报\n\n义诊服务送到家门口\n\n本报衡阳3月8日讯（记者 王明）{BODY1}\n\n"
+        f"基层医改见实效\n\n本报北京6月2日电 {BODY2}\n\n"
+        f"远程医疗覆盖四级\n\n据新华社长沙6月2日电（记者 李华）{BODY3}"
+    )
+    arts = seg(page)
+    assert [(a.kind, a.title) for a in arts] == [
+        ("fragment", "邵阳日报"), ("article", "义诊服务送到家门口"), ("article", "基层医改见实效"), ("article", "远程医疗覆盖四级")]
+    assert arts[1].byline == "本报衡阳3月8日讯（记者 王明）" and arts[1].text.startswith("5月9日")
+    assert arts[3].byline == "据新华社长沙6月2日电（记者 李华）"
+
+
+def test_headlines_ending_in_exclamation_or_question_mark():
+    page = f"家庭医生上门啦！\n\n本报记者 王明\n\n{BODY1}\n\n慢病患者怎样用药？\n\n本报讯（通讯员 李华）{BODY2}"
+    assert spans(page) == [("article", "家庭医生上门啦！"), ("article", "慢病患者怎样用药？")]
+
+
+def test_short_news_items_with_marked_lead_titles_and_no_dateline():
+    page = (
+        f"健康简讯\n\n■县医院开展义诊\n\n{BODY1}\n\n■社区举办健康讲座\n\n{BODY2}\n\n"
+        f"【卫生院新添设备】{BODY3}\n\n▲家庭医生签约提速\n\n{BODY2}"
+    )
+    assert spans(page) == [
+        ("fragment", "健康简讯"), ("article", "县医院开展义诊"), ("article", "社区举办健康讲座"),
+        ("article", "卫生院新添设备"), ("article", "家庭医生签约提速")]
+    assert seg(page)[3].text == BODY3
+
+
+def test_notice_sign_off_closes_the_notice():
+    page = (
+        f"关于开展基层卫生人才招聘的公告\n\n根据工作安排，现将有关事项公告如下。\n\n特此公告。\n\n"
+        f"邵阳市卫生健康委员会\n\n2025年5月13日\n\n医共体写好健康答卷\n\n{BODY1}\n\n{BODY2}"
+    )
+    assert spans(page) == [("article", "关于开展基层卫生人才招聘的公告"), ("article", "医共体写好健康答卷")]
+
+
+def test_page_footer_is_not_joined_to_the_last_article():
+    page = f"县医院专家义诊进乡村\n\n本报记者 王明\n\n{BODY1}\n\n责任编辑：王芳  版式：李华\n\n邵阳日报  2025年5月13日  星期二"
+    arts = seg(page)
+    assert [a.kind for a in arts] == ["article", "fragment"]
+    assert arts[0].end == page.index(BODY1) + len(BODY1)
+
+
+def test_pdf_text_without_blank_lines_or_indents():
+    body = BODY1 + BODY3
+    lines = [body[i:i + 30] for i in range(0, len(body), 30)]
+    page = "\n".join(["县医院专家义诊进乡村", "文/图 记者 王明", *lines, "健康讲座进社区", "记者 李华 实习生 张强", BODY2])
+    arts = seg(page)
+    assert [(a.title, a.byline) for a in arts] == [("县医院专家义诊进乡村", "文/图 记者 王明"), ("健康讲座进社区", "记者 李华 实习生 张强")]
+
+
+def test_a_slogan_is_not_a_byline():
+    """文 and 图 are bylines only with a separator (文/图 王明, 文 王明): 文明健康 is a slogan."""
+    assert classify_line("文明健康 绿色环保") is LineKind.SHORT
+    assert classify_line("文 王明") is LineKind.BYLINE and classify_line("文/图 记者 王明") is LineKind.BYLINE
+    arts = seg(f"县医院专家义诊进乡村\n\n文 王明\n\n{BODY1}")
+    assert (arts[0].title, arts[0].byline) == ("县医院专家义诊进乡村", "文 王明")
