@@ -23,7 +23,14 @@ from typing import Any
 
 from healthtag.text.textnorm import normalize_line
 
-from .lineshape import can_continue, can_continue_wrapped, column_width, comma_count, fills_column, is_broken_line
+from .lineshape import (
+    can_continue,
+    can_continue_wrapped,
+    column_width,
+    comma_count,
+    fills_column,
+    is_broken_line,
+)
 
 log = logging.getLogger(__name__)
 

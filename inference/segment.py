@@ -16,6 +16,7 @@ page lies in exactly one span; a property test checks this.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,8 +38,8 @@ MAX_HEADLINE_LINES = 3
 _RUN_KINDS = (LineKind.SHORT, LineKind.SUBTITLE)
 _OPENS_ARTICLE = (LineKind.DATELINE, LineKind.BYLINE)
 _BODY_KINDS = (LineKind.BODY, LineKind.CAPTION, LineKind.TABLE, LineKind.DATELINE, LineKind.LEAD)
-_DATELINE_PREFIX = re.compile(r"^(.{0,30}?(?:讯|电)\s*[(（【\[][^)）】\]]{0,60}[)）】\]])\s*(.*)$", re.S)
-_DATELINE_BARE = re.compile(r"^(.{0,30}?(?:讯|电))\s+(.*)$", re.S)
+_DATELINE_PREFIX = re.compile(r"^(.{0,30}?(?:讯|电)\s*[(（【\[][^)）】\]]{0,60}[)）】\]])\s*(.*)$", re.DOTALL)
+_DATELINE_BARE = re.compile(r"^(.{0,30}?(?:讯|电))\s+(.*)$", re.DOTALL)
 # headlines of official notices: standalone items even without a byline
 _MARK = re.compile(r"^[●■◆▲★◎□◇○•▶►]\s*")
 # what may follow the credit that closes a photo news item
@@ -198,7 +199,7 @@ def _column_items(paras: list[Paragraph], kinds: list[LineKind], starts: dict[in
 def _footers(kinds: list[LineKind], starts: dict[int, _Start], n: int) -> None:
     """Masthead and footer lines at the end of an article (page foot: 责任编辑…, 邵阳日报 … 星期二) are their own fragment."""
     bounds = sorted(starts) + [n]
-    for a, b in zip(bounds, bounds[1:]):
+    for a, b in itertools.pairwise(bounds):
         if starts[a].kind != "article":
             continue
         j = b

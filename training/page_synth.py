@@ -378,8 +378,7 @@ def make_page_set(corpus: str | Path, out_dir: str | Path, pages: int = 40, seed
             text, gold = render(compose_page(c), layout, rng)
             fname = f"synth_{seed}_{n:03d}_{layout.name}.txt"
             (out / fname).write_text(text, encoding="utf-8")
-            for k, g in enumerate(gold, 1):
-                fh.write(json.dumps({"id": f"{Path(fname).stem}#{k}", "file": fname, **g}, ensure_ascii=False) + "\n")
+            fh.writelines(json.dumps({"id": f"{Path(fname).stem}#{k}", "file": fname, **g}, ensure_ascii=False) + "\n" for k, g in enumerate(gold, 1))
     tmp.replace(gold_path)
     return gold_path
 

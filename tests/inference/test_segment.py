@@ -5,8 +5,8 @@ from healthtag.inference.ingest import page_from_text
 from healthtag.inference.lineshape import LineKind, classify_line
 from healthtag.inference.segment import resolve_headline, segment_page
 from hypothesis import given, settings
-from support import assert_spans_partition
 from hypothesis import strategies as st
+from support import assert_spans_partition
 
 BODY1 = "5月9日，县人民医院专家团队来到安山乡卫生院，为当地群众开展义诊活动，提供健康咨询、疾病筛查和用药指导等服务。"
 
