@@ -6,9 +6,15 @@ followed by a byline (记者/通讯员, a line of names) or a dateline (本报�
 …日报讯), or that contain a ——sub-headline. The same short lines without a
 byline are usually section headings inside an article, except in two cases:
 at the top of a page, and for photo news, whose credit line (…摄) comes at the
-end instead of a byline at the start. What is not an article is a fragment:
+end instead of a byline at the start. Under a short-news column header
+(健康简讯), items open at their lead titles (■/●/▲ lines, 【title】body, plain
+headlines) without a byline of their own. A credit, a 下转 stub or a notice's
+sign-off date closes an article. What is not an article is a fragment:
 continuation stubs (上接…版), column headers (市州连线), ads and slogans
-(short lines with no body), masthead lines.
+(short lines with no body), mastheads and page footers.
+
+Wrapped narrow-column and PDF lines are joined before this (ingest, from the
+page's print width), so here every paragraph is one logical line.
 
 Segments partition the page's paragraphs, so every non-blank character of the
 page lies in exactly one span; a property test checks this.
