@@ -17,15 +17,19 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from healthtag.models.model_config import SummaryBudget
+from healthtag.models.evidence import DEFAULT_THRESHOLD
 from healthtag.models.scoring import BatchScores, Decision, Scorer, decide_batch
 from healthtag.models.taxonomy import Taxonomy, load_taxonomy, taxonomy_digest
 
 from healthtag.text.article import Article
+from healthtag.text.highlight import term_spans
 
 from .segment import article_from_record, segment_page
 from .summarize import lead_scores, summarize, textrank_scores
 
 SUMMARIZERS = ("model", "lead", "textrank")
+# a label whose score lies this close to its threshold is worth a reviewer's look
+REVIEW_MARGIN = 0.1
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,11 @@ class Prediction:
     disagreement: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    # what a reviewer needs to see why (offsets of the hit terms in `text`) and what to check first
+    text: str = ""
+    date: str | None = None
+    rule_spans: dict[str, list[list[int]]] = field(default_factory=dict)
+    near_threshold: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -224,7 +233,10 @@ class Predictor:
             labels=[TopicTag(lab, tax.name_of(lab), round(row[lab], 4)) for lab in topics],
             summary=self._summary(art, sentence_scores) if decision.health else None,
             keyphrases=keyphrases(f"{art.title}\n{art.text}", seed_terms=[t for ts in hits.values() for t in ts]),
-            rule_hits=hits, disagreement=decision.disagreement, warnings=list(art.warnings))
+            rule_hits=hits, disagreement=decision.disagreement, warnings=list(art.warnings),
+            text=art.text, date=art.date, rule_spans={lab: term_spans(art.text, terms) for lab, terms in hits.items()},
+            near_threshold=[lab for lab in scores.labels
+                            if abs(row[lab] - self.thresholds.get(lab, DEFAULT_THRESHOLD)) < REVIEW_MARGIN])
 
     def _summary(self, art: Article, sentence_scores) -> str:
         sents = art.sentences

@@ -330,6 +330,28 @@ def _build(page: Page, paras: list[Paragraph], kinds: list[LineKind], st: _Start
     return art
 
 
+_PAGE_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
+PAGE_HEAD_LINES = 4
+
+
+def page_date(paras: list[Paragraph], kinds: list[LineKind]) -> str | None:
+    """The page's date (YYYY-MM-DD) from its header or footer (2025年5月13日 星期二 / 第3版).
+
+    A date line in the first lines of the page, or a masthead line anywhere that
+    carries a weekday or a page number; a notice's sign-off date is not the page's.
+    """
+    for i, (p, k) in enumerate(zip(paras, kinds)):
+        m = _PAGE_DATE.search(p.text)
+        if not m:
+            continue
+        dated_masthead = k is LineKind.MASTHEAD and ("星期" in p.text or "版" in p.text)
+        if dated_masthead or (i < PAGE_HEAD_LINES and k in (LineKind.DATE, LineKind.MASTHEAD)):
+            y, mo, d = (int(x) for x in m.groups())
+            if 1 <= mo <= 12 and 1 <= d <= 31:
+                return f"{y:04d}-{mo:02d}-{d:02d}"
+    return None
+
+
 def segment_page(page: Page) -> list[Article]:
     """All article and fragment spans of a page, in page order, ids `<stem>#<n>` from 1."""
     paras = page.paragraphs
@@ -337,10 +359,13 @@ def segment_page(page: Page) -> list[Article]:
         return []
     kinds = _classify(paras)
     starts = find_starts(paras, kinds)
+    date = page_date(paras, kinds)
     out = []
     for n, st in enumerate(starts, 1):
         end_i = starts[n].index if n < len(starts) else len(paras)
-        out.append(_build(page, paras, kinds, st, end_i, n))
+        art = _build(page, paras, kinds, st, end_i, n)
+        art.date = date
+        out.append(art)
     return out
 
 
@@ -369,6 +394,7 @@ def article_from_record(rec: dict, source: str) -> Article:
         byline=rec.get("byline", ""),
         text="\n".join(body),
         sentences=sentences,
+        date=rec.get("date") if isinstance(rec.get("date"), str) else None,
     )
 
 
@@ -383,7 +409,8 @@ def _segmented_article(rec: dict, source: str) -> Article:
         sentences.extend(split_sentences(line))
     return Article(id=rec["id"], source=rec.get("source") or source, start=0, end=len(rec["text"]),
                    kind=rec.get("kind", "article"), title=rec.get("title", ""), kicker=rec.get("kicker", ""), subtitle=rec.get("subtitle", ""),
-                   byline=rec.get("byline", ""), text="\n".join(lines), sentences=sentences, sections=sections)
+                   byline=rec.get("byline", ""), text="\n".join(lines), sentences=sentences, sections=sections,
+                   date=rec.get("date") if isinstance(rec.get("date"), str) else None)
 
 
 def iter_spans(records: Iterator[InputRecord]) -> Iterator[tuple[Article | None, InputRecord]]:

@@ -40,6 +40,7 @@ class Article:
     captions: list[str] = field(default_factory=list)
     index: int = 0
     warnings: list[str] = field(default_factory=list)   # problems met reading it (bad bytes replaced, …)
+    date: str | None = None  # the page's date (YYYY-MM-DD) where its header or footer prints one
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,4 +60,5 @@ class Article:
             "byline": self.byline,
             "text": self.text,
             "sections": self.sections,
+            "date": self.date,
         }
