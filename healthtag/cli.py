@@ -320,6 +320,60 @@ def train(
         raise _fail(str(exc.code).removeprefix("error: "), exc) from exc
 
 
+def _read_tag_records(paths: list[Path]) -> list[dict]:
+    from healthtag.inference.review_queue import TagsFileError, read_tags
+
+    try:
+        return [rec for _, _, rec in read_tags(paths)]
+    except TagsFileError as exc:
+        raise _fail(str(exc), exc) from exc
+
+
+@app.command()
+def report(
+    tags: Annotated[list[Path], typer.Argument(help="Tag records (JSONL written by `healthtag tag`).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write (self-contained, opens offline).")],
+    title: Annotated[str, typer.Option(help="Page title.")] = "healthtag 报告",
+    taxonomy: TaxonomyOpt = None,
+) -> None:
+    """An offline HTML report: per-topic chart, topic × source/date, the article list with evidence, a review view."""
+    from healthtag.inference.report import build_report
+    from healthtag.inference.review_queue import TagsFileError, write_atomically
+
+    records = _read_tag_records(tags)
+    tax = _taxonomy(taxonomy)
+    names = {lab: tax.name_of(lab) for lab in tax.label_ids}
+    try:
+        write_atomically(output, build_report(records, names, title).encode("utf-8"), tags)
+    except (TagsFileError, OSError) as exc:
+        raise _fail(f"{output}: cannot write the report ({exc})", exc) from exc
+    log.info("report of %d articles written to %s", len(records), output)
+
+
+@app.command()
+def review(
+    tags: Annotated[list[Path], typer.Argument(help="Tag records (JSONL written by `healthtag tag`).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The CSV to write (UTF-8 with BOM, opens in Excel).")],
+    n: Annotated[int, typer.Option("--n", min=1, help="How many articles to put up for review.")] = 100,
+) -> None:
+    """The articles whose check teaches most, as a CSV to correct and feed back with `train --labelled`."""
+    import csv
+    import io
+
+    from healthtag.inference.review_queue import TagsFileError, review_queue, review_rows, write_atomically
+
+    records = _read_tag_records(tags)
+    queue = review_queue(records)[:n]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows(review_rows(queue))
+    try:
+        write_atomically(output, b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8"), tags)
+    except (TagsFileError, OSError) as exc:
+        raise _fail(f"{output}: cannot write the review file ({exc})", exc) from exc
+    log.info("%d of %d articles put up for review in %s (edit the health and labels columns)",
+             len(queue), len(records), output)
+
+
 @app.command()
 def bench(
     corpus: Annotated[Path, typer.Option(help="Unlabeled articles (JSONL), e.g. ../shared/corpus/health_news.jsonl.")],

@@ -29,7 +29,7 @@ from .summarize import lead_scores, summarize, textrank_scores
 
 SUMMARIZERS = ("model", "lead", "textrank")
 # a label whose score lies this close to its threshold is worth a reviewer's look
-REVIEW_MARGIN = 0.1
+REVIEW_MARGIN = 0.05
 
 log = logging.getLogger(__name__)
 

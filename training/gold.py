@@ -7,8 +7,11 @@
 """
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,8 +41,30 @@ def file_digest(path: Path) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:16]
 
 
+REVIEW_LABEL_SEPARATORS = re.compile(r"[;,；，、\s]+")
+
+
+def _csv_records(path: Path, text: str) -> list[tuple[int, dict]]:
+    """A `healthtag review` sheet as gold records: `labels` (topic ids) unless `health` says 0 (non_health alone)."""
+    reader = csv.DictReader(io.StringIO(text))
+    missing = {"id", "text", "labels"} - set(reader.fieldnames or [])
+    if missing:
+        raise GoldError(f"{path}:1: a review sheet needs the columns id, text, labels (missing: {', '.join(sorted(missing))})")
+    out = []
+    for row in reader:
+        lineno = reader.line_num
+        health = (row.get("health") or "1").strip().lower()
+        if health not in ("1", "0", "true", "false", "yes", "no", ""):
+            raise GoldError(f"{path}:{lineno}: health must be 1 or 0, not {row.get('health')!r}")
+        labels = [x for x in REVIEW_LABEL_SEPARATORS.split(row.get("labels") or "") if x]
+        if health in ("0", "false", "no"):
+            labels = ["non_health"]
+        out.append((lineno, {"id": row.get("id"), "title": row.get("title") or "", "text": row.get("text") or "", "labels": labels}))
+    return out
+
+
 def read_records(path: Path) -> list[tuple[int, dict]]:
-    """(line number, record) for every non-blank line."""
+    """(line number, record) for every non-blank line (or every row of a `healthtag review` CSV)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -48,7 +73,9 @@ def read_records(path: Path) -> list[tuple[int, dict]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise GoldError(f"{path}:0: cannot read ({exc})") from exc
     out = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+    if path.suffix.lower() == ".csv":
+        out = _csv_records(path, text)
+    for lineno, line in enumerate(text.splitlines() if not out else [], 1):
         if not line.strip():
             continue
         try:
