@@ -116,3 +116,14 @@ def test_report_in_headless_chromium(tags: Path, tmp_path: Path):
     corrections.write_text(res["corrections"], encoding="utf-8")
     gold = load_gold(corrections)
     assert gold.labels == [{"non_health"}]                 # the self-test unticked 健康类 on one article
+
+
+def test_corrections_feed_back_into_training(tags: Path, tmp_path: Path, tiny_config_path: Path):
+    """review sheet -> edited -> `healthtag train --labelled`: the new model says which labels it trained on."""
+    sheet = tmp_path / "review.csv"
+    assert runner.invoke(app, ["review", str(tags), "-o", str(sheet), "--n", "4"]).exit_code == 0
+    out = tmp_path / "model"
+    res = runner.invoke(app, ["train", "--config", str(tiny_config_path), "--labelled", str(sheet), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert "review.csv" in json.dumps(config, ensure_ascii=False)
