@@ -261,8 +261,16 @@ def tag(
     bom: Annotated[bool, typer.Option("--bom/--no-bom", help="CSV: start with a UTF-8 BOM so Excel reads Chinese.")] = True,
     topic_columns: Annotated[bool, typer.Option("--topic-columns", help="CSV: one 0/1 column and one score column per topic.")] = False,
     allow_pickle: Annotated[bool, typer.Option("--allow-pickle", help="Let a custom encoder load pickled weights (runs their code: only for sources you trust).")] = False,
+    engine: Annotated[str, typer.Option("--engine", help="local, or ray (needs the [ray] extra; -o is then a folder of shards).")] = "local",
+    address: Annotated[str | None, typer.Option("--address", help="Ray cluster to join (auto, ray://host:10001); default: a local Ray on this machine.")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Ray: tagging actors (one predictor each, one CPU each).")] = 2,
 ) -> None:
     """Tag every article with topics and an abstract: one record per article, in input order."""
+    if engine not in ("local", "ray"):
+        raise _fail(f"--engine must be local or ray, not {engine!r}")
+    if engine == "ray":
+        _tag_on_ray(paths, output, model, rules_only, summarizer, batch_size, resume, address, workers)
+        return
     from healthtag.inference.predictor import Predictor
     from healthtag.inference.tagging import tag_to_writer
     from healthtag.models.encoder import EncoderError
@@ -296,6 +304,28 @@ def tag(
     note = f", {summary.skipped} already in {output}" if resume else ""
     log.info("tagged %d articles (%d with errors%s)", summary.written, summary.errors, note)
     if not summary.complete:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def _tag_on_ray(paths, output, model, rules_only, summarizer, batch_size, resume, address, workers) -> None:
+    from healthtag.inference.scale import RayEngineError, tag_with_ray
+
+    if output is None:
+        raise _fail("--engine ray needs -o OUT_DIR (a folder of shards)")
+    if model is not None and rules_only:
+        raise _fail("--model and --rules-only exclude each other")
+    bar = tqdm(desc="tag (ray)", unit="unit", file=sys.stderr, disable=True if _state["quiet"] else None)
+    try:
+        with bar:
+            summary = tag_with_ray(paths, output, model=model, rules_only=rules_only, summarizer=summarizer,
+                                   workers=workers, batch_size=batch_size, address=address, resume=resume,
+                                   progress=bar.update)
+    except RayEngineError as exc:
+        raise _fail(str(exc), exc) from exc
+    log.info("tagged %d articles (%d with errors) into %d shards in %s in %.1f s%s", summary.records, summary.errors,
+             len(summary.shards), output, summary.seconds,
+             f"; {summary.skipped_units} of {summary.units} units were already complete" if resume else "")
+    if summary.errors:
         raise typer.Exit(EXIT_PARTIAL)
 
 

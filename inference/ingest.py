@@ -531,23 +531,28 @@ def _walk(root: Path, warn: bool = True) -> Iterator[tuple[str, Path | None, str
 def iter_inputs(paths: list[str]) -> Iterator[InputRecord]:
     """Every input unit of the given paths, in order: pages, JSONL articles, or error records."""
     for name, path, problem in expand_paths(paths):
-        if name == "-":
-            yield from _read_stdin()
-        elif path is None:
-            yield InputRecord(source=name, error=problem or f"{name}: cannot be read")
-        elif path.suffix.lower() in JSONL_SUFFIXES:
-            yield from read_jsonl(path, name)
-        else:
-            problems: list[str] = []
-            try:
-                page = read_page(path, problems)
-            except IngestError as exc:
-                yield InputRecord(source=name, error=str(exc).replace(str(path), name, 1), size=_size(path))
-                continue
-            page.source = name
-            for problem in problems:
-                log.warning("%s", problem)
-            yield InputRecord(source=name, page=page, size=_size(path), warnings=problems)
+        yield from read_input(name, path, problem)
+
+
+def read_input(name: str, path: Path | None, problem: str | None = None) -> Iterator[InputRecord]:
+    """The input units of one expanded path (see `expand_paths`); batch engines call it per file."""
+    if name == "-":
+        yield from _read_stdin()
+    elif path is None:
+        yield InputRecord(source=name, error=problem or f"{name}: cannot be read")
+    elif path.suffix.lower() in JSONL_SUFFIXES:
+        yield from read_jsonl(path, name)
+    else:
+        problems: list[str] = []
+        try:
+            page = read_page(path, problems)
+        except IngestError as exc:
+            yield InputRecord(source=name, error=str(exc).replace(str(path), name, 1), size=_size(path))
+            return
+        page.source = name
+        for problem in problems:
+            log.warning("%s", problem)
+        yield InputRecord(source=name, page=page, size=_size(path), warnings=problems)
 
 
 def _read_stdin() -> Iterator[InputRecord]:

@@ -13,7 +13,8 @@ def term_spans(text: str, terms: Iterable[str]) -> list[list[int]]:
     """Non-overlapping [start, end) offsets of every occurrence of the terms in text, in text order."""
     taken = [False] * len(text)
     spans: list[list[int]] = []
-    for term in sorted({t for t in terms if t}, key=len, reverse=True):
+    # longest first; equal lengths in the order given (a set's order would change with the hash seed)
+    for term in sorted(dict.fromkeys(t for t in terms if t), key=len, reverse=True):
         start = text.find(term)
         while start != -1:
             end = start + len(term)
