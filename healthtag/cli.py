@@ -264,12 +264,13 @@ def tag(
     engine: Annotated[str, typer.Option("--engine", help="local, or ray (needs the [ray] extra; -o is then a folder of shards).")] = "local",
     address: Annotated[str | None, typer.Option("--address", help="Ray cluster to join (auto, ray://host:10001); default: a local Ray on this machine.")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Ray: tagging actors (one predictor each, one CPU each).")] = 2,
+    parquet: Annotated[bool, typer.Option("--parquet", help="Ray: also write each shard as Parquet.")] = False,
 ) -> None:
     """Tag every article with topics and an abstract: one record per article, in input order."""
     if engine not in ("local", "ray"):
         raise _fail(f"--engine must be local or ray, not {engine!r}")
     if engine == "ray":
-        _tag_on_ray(paths, output, model, rules_only, summarizer, batch_size, resume, address, workers)
+        _tag_on_ray(paths, output, model, rules_only, summarizer, batch_size, resume, address, workers, parquet)
         return
     from healthtag.inference.predictor import Predictor
     from healthtag.inference.tagging import tag_to_writer
@@ -307,7 +308,7 @@ def tag(
         raise typer.Exit(EXIT_PARTIAL)
 
 
-def _tag_on_ray(paths, output, model, rules_only, summarizer, batch_size, resume, address, workers) -> None:
+def _tag_on_ray(paths, output, model, rules_only, summarizer, batch_size, resume, address, workers, parquet) -> None:
     from healthtag.inference.scale import RayEngineError, tag_with_ray
 
     if output is None:
@@ -319,7 +320,7 @@ def _tag_on_ray(paths, output, model, rules_only, summarizer, batch_size, resume
         with bar:
             summary = tag_with_ray(paths, output, model=model, rules_only=rules_only, summarizer=summarizer,
                                    workers=workers, batch_size=batch_size, address=address, resume=resume,
-                                   progress=bar.update)
+                                   parquet=parquet, progress=bar.update)
     except RayEngineError as exc:
         raise _fail(str(exc), exc) from exc
     log.info("tagged %d articles (%d with errors) into %d shards in %s in %.1f s%s", summary.records, summary.errors,
@@ -409,12 +410,20 @@ def bench(
     corpus: Annotated[Path, typer.Option(help="Unlabeled articles (JSONL), e.g. ../shared/corpus/health_news.jsonl.")],
     articles: Annotated[int, typer.Option(min=1, help="How many articles to tag per mode.")] = 1000,
     model: Annotated[Path | None, typer.Option(help="Model directory (default: the shipped model).")] = None,
+    engine: Annotated[str, typer.Option("--engine", help="local, or ray: 1 and 2 Ray workers against local tag.")] = "local",
+    model_articles: Annotated[int, typer.Option(min=1, help="--engine ray: articles for the model runs.")] = 200,
 ) -> None:
     """Articles/s and peak memory of `healthtag tag`: default model, rules only, TextRank baseline."""
     from healthtag.training.bench_tag import main as bench_main
 
     if not corpus.is_file():
         raise _fail(f"{corpus}: no such file (the benchmark reads unlabeled articles from a JSONL corpus)")
+    if engine == "ray":
+        from healthtag.training.bench_ray import main as bench_ray_main
+
+        bench_ray_main(["--corpus", str(corpus), "--articles", str(articles), "--model-articles", str(model_articles),
+                        *(["--model", str(model)] if model else [])])
+        return
     bench_main(["--corpus", str(corpus), "--articles", str(articles), *(["--model", str(model)] if model else [])])
 
 

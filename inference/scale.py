@@ -11,7 +11,8 @@ Work is cut into *units*: one page file, or a chunk of lines of a JSONL file
 or rows of a Parquet file (`id`, `title`, `text`). The driver only expands
 paths and reads article files; segmentation and tagging run in the workers.
 
-Output: OUT_DIR/part-<first unit>-<hash>.jsonl shards. A worker writes the
+Output: OUT_DIR/part-<first unit>-<hash>.jsonl shards (and .parquet beside
+them with ``--parquet``: scalar fields as columns, nested ones as JSON text). A worker writes the
 list of units a shard holds (`.units.json`) and then the shard, each through a
 temporary file and a rename, so a shard is either whole or absent; a retried
 batch (Ray retries a killed worker's task) writes the same name again, so no
@@ -141,8 +142,10 @@ def _write_atomically(path: Path, data: bytes) -> None:
 class TagActor:
     """One predictor per Ray actor; each call tags a batch of units into one shard."""
 
-    def __init__(self, out_dir: str, model: str | None, rules_only: bool, summarizer: str | None, batch_size: int):
+    def __init__(self, out_dir: str, model: str | None, rules_only: bool, summarizer: str | None, batch_size: int,
+                 parquet: bool = False):
         self.out_dir = Path(out_dir)
+        self.parquet = parquet
         self.predictor = Predictor.load(Path(model) if model else None, rules_only=rules_only,
                                         summarizer=summarizer, batch_size=batch_size)
 
@@ -164,8 +167,29 @@ class TagActor:
                 errors += rec.get("error") is not None
         name = shard_name(keys, int(min(batch["n"])))
         _write_atomically(self.out_dir / (name[:-6] + ".units.json"), json.dumps(keys, ensure_ascii=False).encode("utf-8"))
-        _write_atomically(self.out_dir / name, b"".join(lines))
+        if self.parquet:
+            _write_atomically(self.out_dir / (name[:-6] + ".parquet"), parquet_bytes(lines))
+        _write_atomically(self.out_dir / name, b"".join(lines))  # last: the JSONL shard marks the batch complete
         return {"shard": [name], "units": [len(units)], "records": [len(lines)], "errors": [errors]}
+
+
+NESTED_FIELDS = ("labels", "keyphrases", "rule_hits", "disagreement", "warnings", "rule_spans", "near_threshold")
+
+
+def parquet_bytes(lines: list[bytes]) -> bytes:
+    """The shard as Parquet: scalar fields as columns, nested ones as JSON text (their keys vary per record)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = []
+    for line in lines:
+        rec = json.loads(line)
+        rows.append({k: (json.dumps(v, ensure_ascii=False) if k in NESTED_FIELDS else v) for k, v in rec.items()})
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows), buf)
+    return buf.getvalue()
 
 
 # ---------------------------------------------------------------- driver
@@ -196,8 +220,8 @@ def _prepare_out_dir(out_dir: Path, inputs: list[str], resume: bool) -> None:
 
 
 def tag_with_ray(inputs: list[str], out_dir: str | Path, *, model: str | Path | None = None, rules_only: bool = False,
-                 summarizer: str | None = None, workers: int = 2, batch_size: int = 16, units_per_batch: int = 4,
-                 address: str | None = None, resume: bool = False, progress=None) -> RaySummary:
+                 summarizer: str | None = None, workers: int = 2, batch_size: int = 16, units_per_batch: int | None = None,
+                 address: str | None = None, resume: bool = False, parquet: bool = False, progress=None) -> RaySummary:
     """Tag every article of `inputs` on Ray into shards in `out_dir`; `progress(n_units)` after each batch."""
     try:
         import ray
@@ -211,6 +235,8 @@ def tag_with_ray(inputs: list[str], out_dir: str | Path, *, model: str | Path | 
     todo = [dict(u, n=i) for i, u in enumerate(units) if u["key"] not in done]
     summary = RaySummary(units=len(units), skipped_units=len(units) - len(todo))
     if todo:
+        # enough batches to keep every worker busy to the end, few enough that shards stay large
+        units_per_batch = units_per_batch or max(1, min(8, len(todo) // (workers * 8)))
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False            # our own bar counts units; Ray's would interleave with it
         logging.getLogger("ray.data").setLevel(logging.WARNING)
@@ -222,7 +248,8 @@ def tag_with_ray(inputs: list[str], out_dir: str | Path, *, model: str | Path | 
         results = ds.map_batches(
             TagActor, batch_size=units_per_batch, compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1,
             fn_constructor_kwargs={"out_dir": str(out.resolve()), "model": str(model) if model else None,
-                                   "rules_only": rules_only, "summarizer": summarizer, "batch_size": batch_size},
+                                   "rules_only": rules_only, "summarizer": summarizer, "batch_size": batch_size,
+                                   "parquet": parquet},
             max_task_retries=3, max_restarts=3,
         )
         for row in results.iter_rows():

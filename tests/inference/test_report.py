@@ -10,11 +10,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from healthtag.cli import app
 from healthtag.inference.report import build_report
 from healthtag.training.gold import load_gold
 from support import SEEDS
 from typer.testing import CliRunner
+
+from healthtag.cli import app
 
 runner = CliRunner()
 
@@ -32,7 +33,7 @@ def records(path: Path) -> list[dict]:
 
 
 def page_data(html: str) -> dict:
-    m = re.search(r'<script type="application/json" id="data">(.*?)</script>', html, re.S)
+    m = re.search(r'<script type="application/json" id="data">(.*?)</script>', html, re.DOTALL)
     return json.loads(m.group(1).replace("<\\/", "</"))
 
 
@@ -103,8 +104,8 @@ def test_report_in_headless_chromium(tags: Path, tmp_path: Path):
     out = tmp_path / "r.html"
     assert runner.invoke(app, ["report", str(tags), "-o", str(out)]).exit_code == 0
     dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
-                          f"{out.as_uri()}#selftest"], capture_output=True, text=True, timeout=120).stdout
-    m = re.search(r'<pre id="selftest-result">(.*?)</pre>', dom, re.S)
+                          f"{out.as_uri()}#selftest"], capture_output=True, text=True, timeout=120, check=False).stdout
+    m = re.search(r'<pre id="selftest-result">(.*?)</pre>', dom, re.DOTALL)
     assert m, dom[-2000:]
     res = json.loads(m.group(1).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").replace("&quot;", '"'))
     recs = records(tags)

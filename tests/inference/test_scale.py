@@ -11,7 +11,7 @@ from healthtag.inference.tagging import tag_to_writer
 from support import FIXTURES, SEEDS
 
 ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
-from healthtag.inference.scale import RayEngineError, read_shards, tag_with_ray  # noqa: E402
+from healthtag.inference.scale import RayEngineError, read_shards, tag_with_ray
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +68,18 @@ def test_ray_records_equal_local_records_and_resume(ray_local, inputs, tiny_mode
     assert shard_lines(out) == expected
 
 
-def test_rules_only_on_ray(ray_local, inputs, tmp_path):
+def test_rules_only_on_ray_with_parquet_shards(ray_local, inputs, tmp_path):
+    import pyarrow.parquet as pq
+
     out = tmp_path / "rules"
-    tag_with_ray(inputs[:1], out, rules_only=True, workers=2)
+    tag_with_ray(inputs[:2], out, rules_only=True, workers=2, parquet=True)
     with RecordWriter(tmp_path / "l.jsonl", "jsonl") as writer:
-        tag_to_writer(inputs[:1], Predictor.load(rules_only=True), writer)
+        tag_to_writer(inputs[:2], Predictor.load(rules_only=True), writer)
     assert shard_lines(out) == sorted((tmp_path / "l.jsonl").read_text(encoding="utf-8").splitlines())
+    rows = [r for p in sorted(out.glob("part-*.parquet")) for r in pq.read_table(p).to_pylist()]
+    records = list(read_shards(out))
+    assert [r["id"] for r in rows] == [r["id"] for r in records]
+    assert [json.loads(r["labels"]) for r in rows] == [r["labels"] for r in records]
 
 
 def test_out_dir_inside_an_input_folder_is_refused(tmp_path):
