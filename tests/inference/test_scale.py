@@ -86,3 +86,41 @@ def test_out_dir_inside_an_input_folder_is_refused(tmp_path):
     (tmp_path / "p.txt").write_text("标题\n\n本报讯 正文。", encoding="utf-8")
     with pytest.raises(RayEngineError, match="inside the input folder"):
         tag_with_ray([str(tmp_path)], tmp_path / "out", rules_only=True)
+
+
+def test_a_killed_worker_loses_and_doubles_nothing(ray_local, tmp_path):
+    """SIGKILL one actor once the first shard has landed: Ray restarts it and retries its batch."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import threading
+    import time
+
+    if shutil.which("pgrep") is None:
+        pytest.skip("pgrep is needed to find the actor process")
+    texts = [json.loads(line) for line in (FIXTURES / "page_articles.jsonl").read_text(encoding="utf-8").splitlines()]
+    data = tmp_path / "many.jsonl"
+    data.write_text("\n".join(json.dumps({"id": f"k{i}", "title": t["title"], "text": t["text"]}, ensure_ascii=False)
+                              for i, t in enumerate(texts * 1000)) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    killed: list[int] = []
+
+    def kill_one_actor() -> None:
+        deadline = time.time() + 60
+        while not killed and time.time() < deadline:
+            time.sleep(0.1)
+            if any(out.glob("part-*.jsonl")):
+                found = subprocess.run(["pgrep", "-f", "TagActor"], capture_output=True, text=True, check=False).stdout
+                pids = [int(p) for p in found.split() if int(p) != os.getpid()]
+                if pids:
+                    os.kill(pids[0], signal.SIGKILL)
+                    killed.append(pids[0])
+
+    killer = threading.Thread(target=kill_one_actor, daemon=True)
+    killer.start()
+    tag_with_ray([str(data)], out, rules_only=True, workers=2)
+    killer.join(timeout=1)
+    assert killed, "the run ended before an actor could be killed"
+    ids = [r["id"] for r in read_shards(out)]
+    assert sorted(ids) == sorted(f"k{i}" for i in range(len(texts) * 1000))
