@@ -26,6 +26,7 @@ from healthtag.text.textnorm import normalize_line
 from .lineshape import (
     can_continue,
     can_continue_wrapped,
+    classify_line,
     column_width,
     comma_count,
     fills_column,
@@ -170,9 +171,6 @@ def _decode_reporting(data: bytes, encoding: str, source: str, problems: list[st
 # ---------------------------------------------------------------- paragraphs
 
 
-_INDENT = ("\u3000", "  ", "\t")
-
-
 def _raw_lines(text: str) -> Iterator[tuple[int, int, str]]:
     """Non-blank lines as (start, end, normalised text), offsets trimmed to the first/last non-blank char."""
     pos = 0
@@ -202,13 +200,9 @@ def looks_like_caption(line: str) -> bool:
 
 
 def _indented(text: str, start: int) -> bool:
-    """Whether the line starting (after its blanks) at `start` is indented like a new paragraph."""
-    lead = ""
-    i = start - 1
-    while i >= 0 and text[i] in " \u3000\t":
-        lead = text[i] + lead
-        i -= 1
-    return lead.startswith(_INDENT) or "\u3000" in lead
+    """Whether the line whose first non-blank character is at `start` is indented like a new paragraph."""
+    lead = text[text.rfind("\n", 0, start) + 1 : start]
+    return "\u3000" in lead or lead.startswith(("  ", "\t"))
 
 
 def split_paragraphs(text: str) -> list[Paragraph]:
@@ -227,33 +221,40 @@ def split_paragraphs(text: str) -> list[Paragraph]:
     adds or changes characters: the halves are concatenated.
     """
     lines = list(_raw_lines(text))
+    kinds = [classify_line(t) for _, _, t in lines]  # once per line: every join test below reads them
     # print widths are measured on the characters as printed (a full-width digit is wide before NFKC)
     width = column_width([text[s:e] for s, e, _ in lines])
+
+    def wraps_onto(a: int, b: int) -> bool:
+        """Line a fills the column and line b, right under it (no blank line), carries on its text."""
+        (s, e, t), start_b = lines[a], lines[b][0]
+        return (fills_column(t, width, text[s:e], kinds[a]) and text.count("\n", e, start_b) == 1
+                and not _indented(text, start_b) and can_continue_wrapped(lines[b][2], kinds[b]))
+
     paragraphs: list[Paragraph] = []
     i = 0
     while i < len(lines):
         cur = [lines[i]]
+        last = i  # index of cur's last line
         displaced: list[tuple[int, int, str]] = []
         j = i + 1
         while j < len(lines):
-            last = cur[-1][2]
-            if (fills_column(last, width, text[cur[-1][0]:cur[-1][1]]) and text.count("\n", cur[-1][1], lines[j][0]) == 1
-                    and not _indented(text, lines[j][0]) and can_continue_wrapped(lines[j][2])):
+            if wraps_onto(last, j):
                 cur.append(lines[j])
-                j += 1
+                last, j = j, j + 1
                 continue
-            if not is_broken_line(last):
+            if not is_broken_line(lines[last][2], kinds[last]):
                 break
             k = j
             while k < len(lines) and k - j < 2 and looks_like_caption(lines[k][2]):
                 k += 1
-            if k > j and k < len(lines) and can_continue(lines[k][2]):
+            if k > j and k < len(lines) and can_continue(lines[k][2], kinds[k]):
                 displaced.extend(lines[j:k])
                 cur.append(lines[k])
-                j = k + 1
-            elif can_continue(lines[j][2]):
+                last, j = k, k + 1
+            elif can_continue(lines[j][2], kinds[j]):
                 cur.append(lines[j])
-                j += 1
+                last, j = j, j + 1
             else:
                 break
         paragraphs.append(

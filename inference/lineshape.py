@@ -100,7 +100,7 @@ def column_width(lines: list[str]) -> int | None:
     print widths cluster; in a page with a paragraph a line, widths scatter.
     Headlines and paragraph ends are shorter and do not move the cluster.
     """
-    widths = [display_width(t) for t in lines if display_width(t) >= 16 and "\t" not in t]
+    widths = [w for w in (display_width(t) for t in lines if "\t" not in t) if w >= 16]
     if not widths:
         return None
     counts = Counter(widths)
@@ -117,19 +117,20 @@ def column_width(lines: list[str]) -> int | None:
 _WRAPS = frozenset({LineKind.BODY, LineKind.SHORT, LineKind.DATELINE, LineKind.CONTINUED_FROM, LineKind.LEAD})
 
 
-def fills_column(text: str, width: int | None, printed: str | None = None) -> bool:
+def fills_column(text: str, width: int | None, printed: str | None = None, kind: LineKind | None = None) -> bool:
     """A line that runs to the column edge without finishing its sentence: it wraps onto the next line.
 
     `printed` is the line as the file has it, before normalisation, whose
     print width is the one the column has (a full-width digit is wide there).
+    `kind` is `classify_line(text)` when the caller has it already.
     """
-    if width is None or ends_sentence(text) or classify_line(text) not in _WRAPS:
+    if width is None or ends_sentence(text) or (kind or classify_line(text)) not in _WRAPS:
         return False
     return width - WRAP_SLACK_BELOW <= display_width(printed or text) <= width + WRAP_SLACK_ABOVE
 
 
-def lead_title(text: str) -> str | None:
-    """The title of a 【lead title】body… item, or None.
+def split_lead(text: str) -> tuple[str, str] | None:
+    """(title, body) of a 【lead title】body… item, or None.
 
     Only when what follows the brackets reads as body text: 【时代先锋】黄志强：
     毕生心血献给祖国医学事业 is a headline with a column tag, not an item.
@@ -137,8 +138,8 @@ def lead_title(text: str) -> str | None:
     m = _LEAD_TITLE.match(text)
     if not m:
         return None
-    rest = text[m.end():]
-    return m.group(1).strip() if len(rest) > HEADLINE_MAX_CHARS or ends_sentence(rest) or "。" in rest else None
+    rest = text[m.end():].strip()
+    return (m.group(1).strip(), rest) if len(rest) > HEADLINE_MAX_CHARS or ends_sentence(rest) or "。" in rest else None
 
 
 def comma_count(text: str) -> int:
@@ -210,7 +211,7 @@ def classify_line(text: str) -> LineKind:
         return LineKind.MASTHEAD
     if len(text) <= 8 and text.endswith(_COLUMN_SUFFIXES):
         return LineKind.COLUMN
-    if lead_title(text):
+    if split_lead(text):
         return LineKind.LEAD
     if is_headline_like(text) or is_exclaimed_headline(text):
         return LineKind.SHORT
@@ -223,7 +224,7 @@ _TITLE_WORDS = (
 )
 
 
-def is_broken_line(text: str) -> bool:
+def is_broken_line(text: str, kind: LineKind | None = None) -> bool:
     """A line that stops mid-sentence: an OCR/column break, not a paragraph end.
 
     Headlines also lack a full stop, so a short line counts as broken only when
@@ -232,7 +233,7 @@ def is_broken_line(text: str) -> bool:
     """
     if not text or ends_sentence(text) or "\t" in text:
         return False
-    kind = classify_line(text)
+    kind = kind or classify_line(text)
     if kind not in (LineKind.BODY, LineKind.SHORT, LineKind.DATELINE, LineKind.CONTINUED_FROM):
         return False
     if text[-1] in "，,、：:；;（(“‘《—":
@@ -249,7 +250,7 @@ _OPENS_LINE = frozenset({
 })
 
 
-def can_continue(text: str) -> bool:
+def can_continue(text: str, kind: LineKind | None = None) -> bool:
     """Whether a line may be the second half of a broken sentence (it is not a headline, byline, …).
 
     A short line that ends in ！/？ reads like a headline on its own, but after
@@ -257,10 +258,10 @@ def can_continue(text: str) -> bool:
     """
     if not text:
         return False
-    kind = classify_line(text)
+    kind = kind or classify_line(text)
     return kind is LineKind.BODY or (kind is LineKind.SHORT and bool(_END_MARK.search(text)))
 
 
-def can_continue_wrapped(text: str) -> bool:
+def can_continue_wrapped(text: str, kind: LineKind | None = None) -> bool:
     """Whether a line may continue a line that filled the column: anything but a line that opens something."""
-    return bool(text) and classify_line(text) not in _OPENS_LINE
+    return bool(text) and (kind or classify_line(text)) not in _OPENS_LINE

@@ -35,9 +35,9 @@ from .ingest import InputRecord, Page, Paragraph, page_from_text
 from .lineshape import (
     LineKind,
     classify_line,
-    lead_title,
     looks_like_names,
     looks_like_signature,
+    split_lead,
 )
 
 MAX_HEADLINE_LINES = 3
@@ -190,7 +190,7 @@ def _column_items(paras: list[Paragraph], kinds: list[LineKind], starts: dict[in
         i = c + 1
         while i < stop:
             k = kinds[i]
-            if k in _ITEM_TITLE_KINDS and i + 1 <= stop:
+            if k in _ITEM_TITLE_KINDS:
                 head = (i, i + 1) if k is LineKind.SECTION else (i, i)
                 has_body = k is LineKind.LEAD or (i + 1 < stop and kinds[i + 1] in _BODY_KINDS)
                 if has_body:
@@ -303,9 +303,8 @@ def _build(page: Page, paras: list[Paragraph], kinds: list[LineKind], st: _Start
         if p.duplicate or k in (LineKind.MASTHEAD, LineKind.CONTINUED_TO):
             continue
         if k is LineKind.LEAD and j == st.index:
-            title = lead_title(p.text) or ""
+            title, rest = split_lead(p.text) or ("", p.text)
             art.title = art.title or title
-            rest = p.text[p.text.index("】") + 1 :].strip()
             body.append(rest)
             art.sentences.extend(split_sentences(rest))
         elif k is LineKind.DATELINE:
@@ -369,6 +368,10 @@ def segment_page(page: Page) -> list[Article]:
     return out
 
 
+def _record_date(rec: dict) -> str | None:
+    return rec["date"] if isinstance(rec.get("date"), str) else None
+
+
 def article_from_record(rec: dict, source: str) -> Article:
     """A ready-made JSONL article (not segmented).
 
@@ -394,7 +397,7 @@ def article_from_record(rec: dict, source: str) -> Article:
         byline=rec.get("byline", ""),
         text="\n".join(body),
         sentences=sentences,
-        date=rec.get("date") if isinstance(rec.get("date"), str) else None,
+        date=_record_date(rec),
     )
 
 
@@ -410,7 +413,7 @@ def _segmented_article(rec: dict, source: str) -> Article:
     return Article(id=rec["id"], source=rec.get("source") or source, start=0, end=len(rec["text"]),
                    kind=rec.get("kind", "article"), title=rec.get("title", ""), kicker=rec.get("kicker", ""), subtitle=rec.get("subtitle", ""),
                    byline=rec.get("byline", ""), text="\n".join(lines), sentences=sentences, sections=sections,
-                   date=rec.get("date") if isinstance(rec.get("date"), str) else None)
+                   date=_record_date(rec))
 
 
 def iter_spans(records: Iterator[InputRecord]) -> Iterator[tuple[Article | None, InputRecord]]:

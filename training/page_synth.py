@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -381,11 +380,6 @@ def make_page_set(corpus: str | Path, out_dir: str | Path, pages: int = 40, seed
             fh.writelines(json.dumps({"id": f"{Path(fname).stem}#{k}", "file": fname, **g}, ensure_ascii=False) + "\n" for k, g in enumerate(gold, 1))
     tmp.replace(gold_path)
     return gold_path
-
-
-def conventions(gold: Iterable[dict]) -> Iterator[str]:
-    for g in gold:
-        yield g["convention"]
 
 
 if __name__ == "__main__":
