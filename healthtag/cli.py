@@ -269,6 +269,10 @@ def tag(
     """Tag every article with topics and an abstract: one record per article, in input order."""
     if engine not in ("local", "ray"):
         raise _fail(f"--engine must be local or ray, not {engine!r}")
+    if resume and output is None:
+        raise _fail("--resume needs -o OUT")
+    if model is not None and rules_only:
+        raise _fail("--model and --rules-only exclude each other")
     if engine == "ray":
         _tag_on_ray(paths, output, model, rules_only, summarizer, batch_size, resume, address, workers, parquet)
         return
@@ -277,10 +281,6 @@ def tag(
     from healthtag.models.encoder import EncoderError
     from healthtag.models.model_config import ModelLoadError
 
-    if resume and output is None:
-        raise _fail("--resume needs -o OUT")
-    if model is not None and rules_only:
-        raise _fail("--model and --rules-only exclude each other")
     try:
         fmt = output_format(output, fmt)
         topic_ids = []
@@ -313,8 +313,6 @@ def _tag_on_ray(paths, output, model, rules_only, summarizer, batch_size, resume
 
     if output is None:
         raise _fail("--engine ray needs -o OUT_DIR (a folder of shards)")
-    if model is not None and rules_only:
-        raise _fail("--model and --rules-only exclude each other")
     bar = tqdm(desc="tag (ray)", unit="unit", file=sys.stderr, disable=True if _state["quiet"] else None)
     try:
         with bar:
@@ -369,13 +367,13 @@ def report(
 ) -> None:
     """An offline HTML report: per-topic chart, topic × source/date, the article list with evidence, a review view."""
     from healthtag.inference.report import build_report
-    from healthtag.inference.review_queue import TagsFileError, write_atomically
+    from healthtag.inference.review_queue import TagsFileError, write_output
 
     records = _read_tag_records(tags)
     tax = _taxonomy(taxonomy)
     names = {lab: tax.name_of(lab) for lab in tax.label_ids}
     try:
-        write_atomically(output, build_report(records, names, title).encode("utf-8"), tags)
+        write_output(output, build_report(records, names, title).encode("utf-8"), tags)
     except (TagsFileError, OSError) as exc:
         raise _fail(f"{output}: cannot write the report ({exc})", exc) from exc
     log.info("report of %d articles written to %s", len(records), output)
@@ -391,14 +389,19 @@ def review(
     import csv
     import io
 
-    from healthtag.inference.review_queue import TagsFileError, review_queue, review_rows, write_atomically
+    from healthtag.inference.review_queue import (
+        TagsFileError,
+        review_queue,
+        review_rows,
+        write_output,
+    )
 
     records = _read_tag_records(tags)
     queue = review_queue(records)[:n]
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\r\n").writerows(review_rows(queue))
     try:
-        write_atomically(output, b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8"), tags)
+        write_output(output, buf.getvalue().encode("utf-8-sig"), tags)  # the BOM lets Excel read Chinese
     except (TagsFileError, OSError) as exc:
         raise _fail(f"{output}: cannot write the review file ({exc})", exc) from exc
     log.info("%d of %d articles put up for review in %s (edit the health and labels columns)",

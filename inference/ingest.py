@@ -429,6 +429,27 @@ def _jsonl_records(lines: list[str], source: str, first_line: int = 1) -> Iterat
             yield rec
 
 
+def json_objects(path: Path, text: str, what: str = "record") -> list[tuple[int, dict]]:
+    """(line number, object) for every non-blank line of JSON-lines `text` read from `path`.
+
+    For files the user made or edited (gold, reviewed labels, tag records): the
+    first bad line stops the read with a `file:line:` message, unlike article
+    input, where a bad line becomes an error record and the batch goes on.
+    """
+    out = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise IngestError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from exc
+        if not isinstance(rec, dict):
+            raise IngestError(f"{path}:{lineno}: a {what} must be a JSON object")
+        out.append((lineno, rec))
+    return out
+
+
 # ---------------------------------------------------------------- paths
 
 
@@ -551,8 +572,8 @@ def read_input(name: str, path: Path | None, problem: str | None = None) -> Iter
             yield InputRecord(source=name, error=str(exc).replace(str(path), name, 1), size=_size(path))
             return
         page.source = name
-        for problem in problems:
-            log.warning("%s", problem)
+        for found in problems:
+            log.warning("%s", found)
         yield InputRecord(source=name, page=page, size=_size(path), warnings=problems)
 
 

@@ -101,6 +101,21 @@ def json_line(rec: dict) -> bytes:
         return (json.dumps(rec, ensure_ascii=True) + "\n").encode("ascii")
 
 
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write a whole file through a temporary file and a rename: a kill leaves the old file or the new one, never half.
+
+    For outputs written in one go (shards, reports, review sheets); tag OUT is
+    appended record by record instead (see RecordWriter).
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+
+
 def _csv_bytes(row: list[str]) -> bytes:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\r\n").writerow(row)

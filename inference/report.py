@@ -54,8 +54,10 @@ def bar_chart(counts: Counter, names: dict[str, str]) -> str:
     return "".join(parts)
 
 
-def cross_table(records: list[dict], key, names: dict[str, str], limit: int, caption: str) -> str:
-    """Topic × key (source or date) counts as an HTML table; the `limit` keys with most health articles."""
+def cross_table(records: list[dict], key, names: dict[str, str], limit: int, caption: str,
+                in_key_order: bool = False) -> str:
+    """Topic × key (source or date) counts as an HTML table; the `limit` keys with most health articles,
+    most first, or in key order (dates) when asked."""
     by_key: dict[str, Counter] = defaultdict(Counter)
     totals: Counter = Counter()
     for r in records:
@@ -68,7 +70,7 @@ def cross_table(records: list[dict], key, names: dict[str, str], limit: int, cap
     if not totals:
         return ""
     keys = [k for k, _ in totals.most_common(limit)]
-    if caption.startswith("主题 × 日期"):
+    if in_key_order:
         keys.sort()
     topics = [lab for lab, _ in topic_counts(records).most_common()]
     head = "".join(f"<th>{_esc(k)}</th>" for k in keys)
@@ -98,14 +100,15 @@ def build_report(records: list[dict], names: dict[str, str], title: str = "healt
     health = [r for r in ok if r.get("health")]
     counts = topic_counts(ok)
     dated = any(r.get("date") for r in ok)
-    review_n = sum(1 for r in ok if review_reasons(r, rare))
+    rows = [compact(r, rare) for r in records]
+    review_n = sum(1 for row in rows if row["r"])
     summary = (f'<div class="kpi"><b>{len(records)}</b> 篇文章 · <b>{len(health)}</b> 篇健康类 '
                f'（{len(health) / max(1, len(ok)):.0%}） · <b>{len(records) - len(ok)}</b> 篇读取出错 · '
                f'<b>{review_n}</b> 篇待复核</div>')
     tables = cross_table(ok, source_name, names, TOP_SOURCES, "主题 × 来源（报纸 / 文件）")
     if dated:
-        tables += cross_table(ok, lambda r: r.get("date"), names, TOP_DATES, "主题 × 日期")
-    data = json.dumps({"names": names, "records": [compact(r, rare) for r in records]}, ensure_ascii=False)
+        tables += cross_table(ok, lambda r: r.get("date"), names, TOP_DATES, "主题 × 日期", in_key_order=True)
+    data = json.dumps({"names": names, "records": rows}, ensure_ascii=False)
     data = data.replace("</", "<\\/")  # a record text must not close the script element
     template = files("healthtag.inference").joinpath("report_template.html").read_text(encoding="utf-8")
     return (template.replace("{{TITLE}}", _esc(title)).replace("{{SUMMARY}}", summary)

@@ -8,11 +8,13 @@ most and errors hide there).
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .ingest import IngestError, json_objects
+from .records import write_atomically
 
 RARE_SHARE = 0.02  # a label on fewer than 2 % of the batch's health articles (and < 5 of them) is rare
 RARE_MAX = 5
@@ -37,23 +39,18 @@ class Reviewable:
 
 def read_tags(paths: Iterable[str | Path]) -> Iterator[tuple[str, int, dict]]:
     """(file, line, record) of every tag record; a bad line raises TagsFileError naming it."""
-    for path in paths:
-        path = Path(path)
+    for path in map(Path, paths):
         try:
-            fh = open(path, encoding="utf-8-sig")
+            text = path.read_text(encoding="utf-8-sig")
+            records = json_objects(path, text, "tag record")
         except OSError as exc:
             raise TagsFileError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-        with fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise TagsFileError(f"{path}:{lineno}: not a JSON line ({exc.msg})") from exc
-                if not isinstance(rec, dict) or "id" not in rec or "labels" not in rec:
-                    raise TagsFileError(f"{path}:{lineno}: not a `healthtag tag` record (needs id and labels)")
-                yield str(path), lineno, rec
+        except (IngestError, UnicodeDecodeError) as exc:
+            raise TagsFileError(str(exc)) from exc
+        for lineno, rec in records:
+            if "id" not in rec or "labels" not in rec:
+                raise TagsFileError(f"{path}:{lineno}: not a `healthtag tag` record (needs id and labels)")
+            yield str(path), lineno, rec
 
 
 def rare_labels(records: list[dict]) -> set[str]:
@@ -94,12 +91,10 @@ def review_rows(items: list[Reviewable]) -> Iterator[list[str]]:
                str(r.get("summary") or ""), str(r.get("text") or "")]
 
 
-def write_atomically(out: Path, data: bytes, inputs: Iterable[str | Path]) -> None:
-    """Write OUT through a temporary file and a rename: a kill leaves the old OUT whole; an input is never OUT."""
+def write_output(out: Path, data: bytes, inputs: Iterable[str | Path]) -> None:
+    """Write OUT whole (temporary file, then rename); an input is never OUT."""
     out = Path(out)
     for src in inputs:
         if out.exists() and Path(src).exists() and out.resolve() == Path(src).resolve():
             raise TagsFileError(f"{out}: is also an input; writing it would destroy the input")
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(out)
+    write_atomically(out, data)

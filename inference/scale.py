@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from pathlib import Path
 
 from .ingest import JSONL_SUFFIXES, InputRecord, expand_paths, read_input, read_jsonl
 from .predictor import Predictor, error_prediction
-from .records import json_line
+from .records import json_line, write_atomically
 from .tagging import error_record_id, input_articles
 
 log = logging.getLogger(__name__)
@@ -130,15 +129,6 @@ def shard_name(keys: list[str], first: int) -> str:
     return f"part-{first:09d}-{digest}.jsonl"
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
-
-
 class TagActor:
     """One predictor per Ray actor; each call tags a batch of units into one shard."""
 
@@ -166,10 +156,10 @@ class TagActor:
                 lines.append(json_line(rec))
                 errors += rec.get("error") is not None
         name = shard_name(keys, int(min(batch["n"])))
-        _write_atomically(self.out_dir / (name[:-6] + ".units.json"), json.dumps(keys, ensure_ascii=False).encode("utf-8"))
+        write_atomically(self.out_dir / (name[:-6] + ".units.json"), json.dumps(keys, ensure_ascii=False).encode("utf-8"))
         if self.parquet:
-            _write_atomically(self.out_dir / (name[:-6] + ".parquet"), parquet_bytes(lines))
-        _write_atomically(self.out_dir / name, b"".join(lines))  # last: the JSONL shard marks the batch complete
+            write_atomically(self.out_dir / (name[:-6] + ".parquet"), parquet_bytes(lines))
+        write_atomically(self.out_dir / name, b"".join(lines))  # last: the JSONL shard marks the batch complete
         return {"shard": [name], "units": [len(units)], "records": [len(lines)], "errors": [errors]}
 
 
@@ -232,7 +222,7 @@ def tag_with_ray(inputs: list[str], out_dir: str | Path, *, model: str | Path | 
     _prepare_out_dir(out, inputs, resume)
     done = completed_units(out) if resume else {}
     units = list(work_units(inputs))
-    todo = [dict(u, n=i) for i, u in enumerate(units) if u["key"] not in done]
+    todo = [(i, u) for i, u in enumerate(units) if u["key"] not in done]
     summary = RaySummary(units=len(units), skipped_units=len(units) - len(todo))
     if todo:
         # enough batches to keep every worker busy to the end, few enough that shards stay large
@@ -243,7 +233,7 @@ def tag_with_ray(inputs: list[str], out_dir: str | Path, *, model: str | Path | 
         if not ray.is_initialized():
             ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
                      log_to_driver=False, ignore_reinit_error=True)
-        ds = ray.data.from_items([{"unit": json.dumps(u, ensure_ascii=False), "n": u["n"]} for u in todo],
+        ds = ray.data.from_items([{"unit": json.dumps(u, ensure_ascii=False), "n": i} for i, u in todo],
                                  override_num_blocks=max(1, min(len(todo), workers * 4)))
         results = ds.map_batches(
             TagActor, batch_size=units_per_batch, compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1,
@@ -261,7 +251,7 @@ def tag_with_ray(inputs: list[str], out_dir: str | Path, *, model: str | Path | 
     summary.shards = sorted(set(final.values()))
     manifest = {"inputs": inputs, "units": len(units),
                 "shards": {s: [k for k, v in final.items() if v == s] for s in summary.shards}}
-    _write_atomically(out / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
+    write_atomically(out / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
     summary.seconds = time.perf_counter() - started
     return summary
 

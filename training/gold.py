@@ -10,12 +10,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from healthtag.inference.ingest import read_page
+from healthtag.inference.ingest import IngestError, json_objects, read_page
 from healthtag.inference.segment import article_from_record, segment_page
 
 from healthtag.text.article import Article
@@ -72,19 +71,13 @@ def read_records(path: Path) -> list[tuple[int, dict]]:
         raise GoldError(f"{path}:0: no such gold file") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise GoldError(f"{path}:0: cannot read ({exc})") from exc
-    out = []
     if path.suffix.lower() == ".csv":
         out = _csv_records(path, text)
-    for lineno, line in enumerate(text.splitlines() if not out else [], 1):
-        if not line.strip():
-            continue
+    else:
         try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise GoldError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from exc
-        if not isinstance(rec, dict):
-            raise GoldError(f"{path}:{lineno}: a gold record must be a JSON object")
-        out.append((lineno, rec))
+            out = json_objects(path, text, "gold record")
+        except IngestError as exc:
+            raise GoldError(str(exc)) from exc
     if not out:
         raise GoldError(f"{path}:0: empty gold file")
     return out
