@@ -27,6 +27,7 @@ class EncoderSettings:
     window: int = 256
     overlap: int = 32
     batch_windows: int = 16
+    tuned_layers: str | None = None       # safetensors of top layers fine-tuned on the weak labels (replace the base ones)
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -42,7 +43,7 @@ class EncoderSettings:
         return dict(self.__dict__)
 
     def relative_to(self, base_dir: Path) -> "EncoderSettings":
-        """The same settings with a relative kept-vocabulary path resolved against ``base_dir``."""
-        if self.kept_vocab and not Path(self.kept_vocab).is_absolute():
-            return replace(self, kept_vocab=str(Path(base_dir) / self.kept_vocab))
-        return self
+        """The same settings with relative file paths (kept vocabulary, tuned layers) resolved against ``base_dir``."""
+        changes = {name: str(Path(base_dir) / value) for name in ("kept_vocab", "tuned_layers")
+                   if (value := getattr(self, name)) and not Path(value).is_absolute()}
+        return replace(self, **changes) if changes else self

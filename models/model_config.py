@@ -157,11 +157,12 @@ def read_model_config(directory: Path) -> ModelConfig:
 
 
 def write_model_config(directory: Path, config: ModelConfig) -> None:
-    """Write ``config.json`` (kept-vocabulary path relative to the directory), replacing it atomically."""
+    """Write ``config.json`` (paths of files inside the directory relative to it), replacing it atomically."""
     data = config.to_dict()
-    kept = data["encoder"].get("kept_vocab")
-    if kept and Path(kept).parent.resolve() == Path(directory).resolve():
-        data["encoder"]["kept_vocab"] = Path(kept).name
+    for name in ("kept_vocab", "tuned_layers"):
+        value = data["encoder"].get(name)
+        if value and Path(value).parent.resolve() == Path(directory).resolve():
+            data["encoder"][name] = Path(value).name
     tmp = Path(directory) / "config.json.tmp"
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
     tmp.replace(Path(directory) / "config.json")

@@ -61,11 +61,15 @@ class ArticleEncoder:
         With several ``layers`` the pooled vectors of each layer are
         concatenated (used to compare layers from one extraction pass).
         """
-        hidden = self.hidden_size * len(self.layers)
+        pool = WindowPool(articles, self.hidden_size * len(self.layers))
+        for batch, input_ids, mask in self.window_batches(articles):
+            pool.add(batch, self.window_states(batch, input_ids, mask))
+        return pool.result()
+
+    def window_batches(self, articles: Sequence[ArticleTokens]):
+        """(jobs, input_ids, mask) per batch; a job is (article index, window index), longest first."""
         jobs = [(a, w) for a in range(len(articles)) for w in range(len(articles[a].windows))]
         jobs.sort(key=lambda job: -(articles[job[0]].windows[job[1]][1] - articles[job[0]].windows[job[1]][0]))
-        doc_sum = [torch.zeros(hidden) for _ in articles]
-        sent_sum = [torch.zeros(a.n_sentences + 1, hidden) for a in articles]
         for first in range(0, len(jobs), self.batch_windows):
             batch = jobs[first:first + self.batch_windows]
             rows = []
@@ -78,29 +82,50 @@ class ArticleEncoder:
             for i, r in enumerate(rows):
                 input_ids[i, :len(r)] = torch.tensor(r)
                 mask[i, :len(r)] = 1
-            if self.layers == (-1,):
-                states = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
-            else:
-                out = self.model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True)
-                states = torch.cat([out.hidden_states[k] for k in self.layers], dim=-1)
-            for i, (a, w) in enumerate(batch):
-                art = articles[a]
-                start, end = art.windows[w]
-                if end == start:
-                    continue
-                weights = 1.0 / torch.tensor(art.coverage[start:end], dtype=torch.float32)
-                token_states = states[i, 1:1 + end - start].float() * weights[:, None]
-                doc_sum[a] += token_states.sum(dim=0)
-                owners = torch.tensor(art.segment_of_token[start:end], dtype=torch.long)
-                sent_sum[a].index_add_(0, owners, token_states)
+            yield batch, input_ids, mask
+
+    def window_states(self, batch: list[tuple[int, int]], input_ids: torch.Tensor,
+                      mask: torch.Tensor) -> torch.Tensor:
+        """Token states [B, T, H] of one batch of windows (a subclass may read them from a cache)."""
+        if self.layers == (-1,):
+            return self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+        out = self.model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True)
+        return torch.cat([out.hidden_states[k] for k in self.layers], dim=-1)
+
+
+class WindowPool:
+    """Accumulates window token states into article and sentence means.
+
+    A token seen by two overlapping windows gets half its weight from each,
+    so every token counts once however the windows fall.
+    """
+
+    def __init__(self, articles: Sequence[ArticleTokens], hidden: int) -> None:
+        self.articles = articles
+        self.doc_sum = [torch.zeros(hidden) for _ in articles]
+        self.sent_sum = [torch.zeros(a.n_sentences + 1, hidden) for a in articles]
+
+    def add(self, batch: list[tuple[int, int]], states: torch.Tensor) -> None:
+        for i, (a, w) in enumerate(batch):
+            art = self.articles[a]
+            start, end = art.windows[w]
+            if end == start:
+                continue
+            weights = 1.0 / torch.tensor(art.coverage[start:end], dtype=torch.float32)
+            token_states = states[i, 1:1 + end - start].float() * weights[:, None]
+            self.doc_sum[a] += token_states.sum(dim=0)
+            owners = torch.tensor(art.segment_of_token[start:end], dtype=torch.long)
+            self.sent_sum[a].index_add_(0, owners, token_states)
+
+    def result(self) -> list[PooledArticle]:
         pooled = []
-        for a, art in enumerate(articles):
+        for a, art in enumerate(self.articles):
             counts = [0] * (art.n_sentences + 1)
             for owner in art.segment_of_token:
                 counts[owner] += 1
             denom = torch.tensor([max(c, 1) for c in counts], dtype=torch.float32)[:, None]
-            sentences = (sent_sum[a] / denom)[1:]
-            doc = doc_sum[a] / max(art.n_tokens, 1)
+            sentences = (self.sent_sum[a] / denom)[1:]
+            doc = self.doc_sum[a] / max(art.n_tokens, 1)
             pooled.append(PooledArticle(doc, sentences, counts[1:]))
         return pooled
 

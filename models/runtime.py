@@ -15,6 +15,7 @@ import torch
 from .encoder import load_encoder
 from .encoder_settings import PRECISIONS, EncoderSettings
 from .multitask import ArticleEncoder
+from .tuned_layers import apply_tuned_layers
 from .vocab_trim import load_kept_vocab, trimmed_tokenizer_path
 
 
@@ -76,6 +77,8 @@ def build_article_encoder(settings: EncoderSettings, layers: tuple[int, ...] = (
     if settings.num_layers is not None:
         model.encoder.layer = model.encoder.layer[: settings.num_layers]
         model.config.num_hidden_layers = settings.num_layers
+    if settings.tuned_layers:
+        apply_tuned_layers(model, settings.tuned_layers)
     model.eval()
     precision = resolve_precision(settings.precision)
     if precision == "int8":

@@ -4,7 +4,8 @@ Layout of ``models/<name>/``::
 
     config.json          typed `ModelConfig`: encoder settings, labels, thresholds,
                          combination (with vote constants), summary budget, taxonomy digest
-    heads.safetensors    document + sentence heads (the only trained weights)
+    heads.safetensors    document + sentence heads
+    tuned_layers.safetensors  the encoder's fine-tuned top layers (only when the recipe tunes them)
     kept_vocab.json      trimmed vocabulary; tokenizer.json the matching trimmed tokenizer
     MODEL_CARD.md, eval.json
 
@@ -34,6 +35,9 @@ from .model_config import (  # noqa: F401 - re-exported
 )
 from .multitask import MultiTaskHeads, position_features
 from .runtime import EncoderSettings, build_article_encoder, describe_precision
+
+
+TUNED_LAYERS_FILE = "tuned_layers.safetensors"
 
 
 @dataclass
@@ -119,6 +123,13 @@ def save_model(directory: Path, config: ModelConfig, heads: MultiTaskHeads, kept
             shutil.copyfile(source, directory / name)
     if kept_vocab is not None:
         config.encoder.kept_vocab = "kept_vocab.json"
+    tuned = config.encoder.tuned_layers
+    if tuned:   # fine-tuned top layers travel with the heads they were trained with
+        if Path(tuned).resolve() != (directory / TUNED_LAYERS_FILE).resolve():
+            shutil.copyfile(tuned, directory / TUNED_LAYERS_FILE)
+        config.encoder.tuned_layers = TUNED_LAYERS_FILE
+    else:
+        (directory / TUNED_LAYERS_FILE).unlink(missing_ok=True)   # a retrain without tuning must not inherit it
     config.heads.hidden, config.heads.n_outputs, config.heads.head_hidden = (
         heads.hidden, heads.n_outputs, heads.head_hidden)
     save_file({k: v.contiguous() for k, v in heads.state_dict().items()}, str(directory / "heads.safetensors"))

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from healthtag.models.encoder_settings import EncoderSettings
 from healthtag.models.evidence import each_rule_alone, predicted_labels
 from healthtag.models.scoring import Scorer
 from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy
@@ -35,6 +36,7 @@ from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy
 from .calibrate import decide_labels, fit_thresholds, folds, gate_threshold
 from .config import TrainConfig, load_train_config
 from .features import article_features, extract_features
+from .finetune import encoder_for
 from .gold import GoldSet, load_gold
 from .heads_training import TrainingData, predict_docs, train_heads
 from .preflight import MissingInput, require_file
@@ -51,6 +53,7 @@ class WeakRun:
     dev: GoldSet
     weak_data: TrainingData
     labels: list[str]
+    settings: EncoderSettings     # the encoder the vectors come from (tuned top layers when the recipe tunes)
 
 
 def load_weak_run(config: TrainConfig) -> WeakRun:
@@ -63,10 +66,12 @@ def load_weak_run(config: TrainConfig) -> WeakRun:
     dev = load_gold(require_file(config.data.calibration_gold, "dev gold (data.calibration_gold)"))
     weak = load_from_disk(str(run_dir / "weak" / "dataset"))
     labels = json.loads((run_dir / "weak" / "label_names.json").read_text(encoding="utf-8"))
-    features = extract_features(weak["title"], weak["sentences"], config.encoder,
+    settings = encoder_for(config, weak)
+    features = extract_features(weak["title"], weak["sentences"], settings,
                                 max_tokens=config.data.max_train_tokens, cache_dir=run_dir / "features",
                                 desc="weak-set vectors")
-    return WeakRun(dev, TrainingData.build(features, weak, "soft_labels", config.data.salience_from), labels)
+    return WeakRun(dev, TrainingData.build(features, weak, "soft_labels", config.data.salience_from), labels,
+                   settings)
 
 
 def _doc(features) -> torch.Tensor:
@@ -89,8 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     dev, weak_data, labels = run.dev, run.weak_data, run.labels
     gate = load_gold(require_file(args.gate, "gate set (--gate)"))
     cache = config.run_path / "features"
-    dev_features = article_features(dev.articles, config.encoder, cache, "dev vectors")
-    gate_features = article_features(gate.articles, config.encoder, cache, "gate vectors")
+    dev_features = article_features(dev.articles, run.settings, cache, "dev vectors")
+    gate_features = article_features(gate.articles, run.settings, cache, "gate vectors")
     tax = load_taxonomy(None)
     # topics and the gate come from the document head alone; the sentence head is not trained here
     training = dataclasses.replace(config.training, sentence_loss_weight=0.0,
@@ -108,6 +113,15 @@ def main(argv: list[str] | None = None) -> None:
         rows: dict[str, list[dict]] = {}
         started = time.perf_counter()
         for seed in range(args.seeds):
+            def _train(reviewed: list[int], seed: int = seed):
+                """Heads on the weak pool plus the ``reviewed`` dev articles as clean labels."""
+                data = weak_data
+                if reviewed:
+                    data = weak_data.concat(TrainingData.labelled(
+                        dev_features.select(reviewed), [dev.articles[i].sentences for i in reviewed],
+                        [dev.labels[i] for i in reviewed], labels, config.data.labelled_weight))
+                return train_heads(data, dataclasses.replace(training, seed=training.seed + seed))[0]
+
             split = folds(len(dev.articles), args.folds, seed)
             gate_split = folds(len(gate.articles), args.folds, seed)
             oof: dict[str, list[set[str] | None]] = {}
@@ -118,22 +132,21 @@ def main(argv: list[str] | None = None) -> None:
                 train_idx = [i for i in range(len(dev.articles)) if i not in held_set]
                 reviewed = _reviewed(train_idx, amount, seed)
                 if heads is None or reviewed:
-                    data = weak_data
-                    if reviewed:
-                        subset = dev_features.select(reviewed)
-                        data = weak_data.concat(TrainingData.labelled(
-                            subset, [dev.articles[i].sentences for i in reviewed], [dev.labels[i] for i in reviewed],
-                            labels, config.data.labelled_weight))
-                    heads, _ = train_heads(data, dataclasses.replace(training, seed=training.seed + seed))
+                    heads = _train(reviewed)
                 net_dev = predict_docs(heads, _doc(dev_features)).numpy()
                 net_gate = predict_docs(heads, _doc(gate_features)).numpy()
+                # thresholds need scores the heads did not learn: with reviewed labels, each half of the
+                # training folds is scored by heads trained on the other half's labels only (nested)
+                net_fit = net_dev if not reviewed else _nested_scores(net_dev, _doc(dev_features), train_idx, reviewed,
+                                                                          seed, _train)
                 g_train = [i for i in range(len(gate.articles)) if i not in gate_held]
                 for combine, scorer in scorers.items():
                     scores = scorer.score(dev.articles, network=net_dev, votes=dev_votes)
+                    fit = scores if net_fit is net_dev else scorer.score(dev.articles, network=net_fit, votes=dev_votes)
                     gscores = scorer.score(gate.articles, network=net_gate, votes=gate_votes)
                     train_labels = [dev.labels[i] for i in train_idx]
-                    thr = fit_thresholds(scores.combined[train_idx], train_labels, labels)
-                    thr[NON_HEALTH] = gate_threshold(scores.combined[train_idx], train_labels,
+                    thr = fit_thresholds(fit.combined[train_idx], train_labels, labels)
+                    thr[NON_HEALTH] = gate_threshold(fit.combined[train_idx], train_labels,
                                                      gscores.combined[g_train], [gate.labels[i] for i in g_train],
                                                      labels)
                     for i, s in zip(held, decide_labels(scores.combined[held], labels, thr)):
@@ -142,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
                         gate_ok[combine].append((gscores.combined[i, nh] >= thr[NON_HEALTH])
                                                 == (NON_HEALTH in gate.labels[i]))
                     if combine == GATES[0]:
-                        nthr = fit_thresholds(net_dev[train_idx], [dev.labels[i] for i in train_idx], labels)
+                        nthr = fit_thresholds(net_fit[train_idx], [dev.labels[i] for i in train_idx], labels)
                         for i, s in zip(held, decide_labels(net_dev[held], labels, nthr)):
                             oof.setdefault("network alone", [None] * len(dev.articles))[i] = s
             reports = {"rules": score_topics("rules", dev.labels, rules_sets, tax.label_ids)}
@@ -158,6 +171,25 @@ def main(argv: list[str] | None = None) -> None:
         _print(amount, results[amount], args, time.perf_counter() - started)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+
+
+def _nested_scores(net_dev: np.ndarray, dev_doc: torch.Tensor, train_idx: list[int], reviewed: list[int], seed: int,
+                   train) -> np.ndarray:
+    """Network scores for the training folds that are out of fold for their own reviewed labels.
+
+    Fitting thresholds on articles whose labels the heads just learned makes
+    them too lenient exactly where the network is over-confident; the last
+    round found reviewed labels "not helping" for that reason. Two inner
+    halves each get scores from heads trained on the other half's labels.
+    """
+    out = net_dev.copy()
+    halves = folds(len(train_idx), 2, 1000 + seed)
+    reviewed_set = set(reviewed)
+    for h, half in enumerate(halves):
+        scored = [train_idx[j] for j in half]
+        others = sorted(i for j in halves[1 - h] if (i := train_idx[j]) in reviewed_set)
+        out[scored] = predict_docs(train(others), dev_doc[scored]).numpy()
+    return out
 
 
 def _reviewed(train_idx: list[int], amount: str, seed: int) -> list[int]:

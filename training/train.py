@@ -29,6 +29,7 @@ from .calibrate import fit_thresholds, gate_threshold
 from .config import TrainConfig, load_train_config
 from .evaluate import evaluate
 from .features import article_features, extract_features
+from .finetune import run_finetune
 from .gold import file_digest, load_gold
 from .heads_training import TrainingData, predict_docs, train_heads
 from .model_card import write_model_card
@@ -67,6 +68,10 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
                vote_settings=config.combination.votes)
     weak = load_from_disk(str(weak_dir / "dataset"))
     labels = json.loads((weak_dir / "label_names.json").read_text(encoding="utf-8"))
+    finetuned = None
+    if config.finetune.enabled:
+        finetuned = run_finetune(weak, settings, config.finetune, data_cfg.max_train_tokens, run_dir)
+        settings = finetuned.settings
     features = extract_features(weak["title"], weak["sentences"], settings,
                                 max_tokens=data_cfg.max_train_tokens,
                                 cache_dir=run_dir / "features", desc="weak-set vectors")
@@ -109,7 +114,9 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
         training={"config": _plain(config.training), "articles": len(data),
                   "reviewed_labels": [{"file": Path(p).name, "digest": file_digest(Path(p))} for p in data_cfg.labelled],
                   "train_seconds_total": round(time.perf_counter() - started, 1),
-                  "timing": {"feature_seconds": round(t_features, 1), "heads_seconds": round(train_log.seconds, 1)}},
+                  "timing": {"feature_seconds": round(t_features, 1), "heads_seconds": round(train_log.seconds, 1)},
+                  **({"finetune": {"config": _plain(config.finetune), "history": finetuned.history,
+                                   "seconds": finetuned.seconds}} if finetuned else {})},
     )
     kept = Path(settings.kept_vocab) if settings.kept_vocab else None
     tokenizer = trimmed_tokenizer_path(kept) if kept is not None and trimmed_tokenizer_path(kept).exists() else None

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from healthtag.training.config import load_train_config
-from healthtag.training.crossfit import _reviewed, main
+from healthtag.training.crossfit import _nested_scores, _reviewed, main
 from healthtag.training.train import run
 from support import FIXTURES
 
@@ -16,6 +16,35 @@ def test_reviewed_subsets_come_from_the_training_folds_only():
     assert _reviewed(train_idx, "all", 0) == train_idx
     some = _reviewed(train_idx, "3", 1)
     assert len(some) == 3 and set(some) <= set(train_idx)
+
+
+def test_nested_threshold_scores_never_come_from_heads_that_learned_that_articles_label():
+    import numpy as np
+    import torch
+
+    calls: list[list[int]] = []
+
+    class Marker(torch.nn.Module):
+        """Heads whose scores say which training call made them (logit = call number)."""
+
+        def __init__(self, call: int):
+            super().__init__()
+            self.call = call
+
+        def doc_logits(self, doc):
+            return torch.full((doc.shape[0], 1), float(self.call))
+
+    def train(reviewed):
+        calls.append(list(reviewed))
+        return Marker(len(calls) - 1)
+
+    train_idx, reviewed = [0, 1, 2, 4, 5, 7, 8, 9], [0, 2, 4, 5, 8]
+    out = _nested_scores(np.full((10, 1), -1.0), torch.zeros(10, 3), train_idx, reviewed, 0, train)
+    assert len(calls) == 2 and sorted(calls[0] + calls[1]) == reviewed      # each reviewed label used once
+    for i in train_idx:
+        call = int(round(float(np.log(out[i, 0] / (1 - out[i, 0])))))
+        assert i not in calls[call]                                           # scored by heads blind to it
+    assert (out[[3, 6]] == -1.0).all()                                        # held-out rows untouched
 
 
 def test_crossfit_reports_out_of_fold_rows_with_spread(tiny_config_path: Path, tmp_path, capsys):

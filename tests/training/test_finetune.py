@@ -1,0 +1,121 @@
+"""Tests of training.finetune: the split encoder equals the whole one, and tuned layers ship and serve."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import FIXTURES
+from healthtag.models.encoder_settings import EncoderSettings
+from healthtag.models.runtime import build_article_encoder
+from healthtag.models.tuned_layers import TunedLayersError, apply_tuned_layers, save_tuned_layers
+from healthtag.training.features import cache_key, extract_features
+from healthtag.training.finetune import (
+    FinetuneConfig,
+    finetune_top,
+    lower_states,
+    pooled_features,
+    top_layers,
+)
+
+TITLES = ["县医院开展义诊", "家庭医生签约服务", "中医药传承创新"]
+SENTENCES = [["专家走进乡村开展义诊活动。", "群众在家门口看上专家门诊。"] * 6,
+             ["社区卫生服务中心推进家庭医生签约。"],
+             ["中医院开展中医药文化宣传。", "针灸推拿受到欢迎。", "传承创新发展中医药。"] * 4]
+
+
+def _settings(encoder_dir: Path, precision: str = "fp32") -> EncoderSettings:
+    return EncoderSettings(spec=str(encoder_dir), num_layers=2, precision=precision, window=24, overlap=4)
+
+
+def _vectors(ds) -> np.ndarray:
+    return np.asarray(ds["doc_vec"], dtype=np.float32)
+
+
+def test_stored_lower_states_through_the_base_top_layer_give_the_whole_encoders_vectors(tiny_encoder_dir, tmp_path):
+    settings = _settings(tiny_encoder_dir)
+    store, tokens = lower_states(TITLES, SENTENCES, settings, 1, None, tmp_path / "ft")
+    assert len(store.first_window) == len(TITLES) + 1 and store.first_window[-1] > len(TITLES)   # several windows
+    split = pooled_features(store, tokens, top_layers(settings, 1), settings)
+    whole = extract_features(TITLES, SENTENCES, settings)
+    np.testing.assert_allclose(_vectors(split), _vectors(whole), atol=2e-3)
+    for a, b in zip(split["sent_vecs"], whole["sent_vecs"]):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2e-3)
+    assert split["sent_tokens"] == whole["sent_tokens"]
+
+
+def test_finetuning_moves_the_top_layer_and_lowers_the_loss(tiny_encoder_dir, tmp_path):
+    settings = _settings(tiny_encoder_dir)
+    store, _ = lower_states(TITLES * 4, SENTENCES * 4, settings, 1, None, tmp_path / "ft")
+    targets = np.tile(np.eye(3, dtype=np.float32), (4, 1))
+    base = top_layers(settings, 1)
+    before = [p.detach().clone() for p in base.parameters()]
+    tuned, history = finetune_top(store, targets, np.ones(12, dtype=np.float32), top_layers(settings, 1),
+                                  FinetuneConfig(layers=1, epochs=6, lr=1e-3, head_lr=1e-2, batch_windows=4), False)
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert any(not torch.equal(a, b) for a, b in zip(before, tuned.parameters()))
+
+
+def test_tuned_layers_file_is_checked_against_the_encoder(tiny_encoder_dir, tmp_path):
+    _, encoder = build_article_encoder(_settings(tiny_encoder_dir))
+    model = encoder.model
+    path = tmp_path / "tuned.safetensors"
+    with torch.no_grad():
+        model.encoder.layer[1].output.dense.weight.add_(1.0)
+    save_tuned_layers(model, [1], path)
+    _, fresh = build_article_encoder(_settings(tiny_encoder_dir))
+    assert apply_tuned_layers(fresh.model, path) == [1]
+    assert torch.equal(fresh.model.encoder.layer[1].output.dense.weight, model.encoder.layer[1].output.dense.weight)
+    _, cut = build_article_encoder(replace(_settings(tiny_encoder_dir), num_layers=1))
+    with pytest.raises(TunedLayersError, match="names no layer"):
+        apply_tuned_layers(cut.model, path)
+    (tmp_path / "junk.safetensors").write_bytes(b"not a tensor file")
+    with pytest.raises(TunedLayersError, match="readable"):
+        apply_tuned_layers(fresh.model, tmp_path / "junk.safetensors")
+    with pytest.raises(TunedLayersError, match="missing"):
+        apply_tuned_layers(fresh.model, tmp_path / "absent.safetensors")
+
+
+def test_a_finetuned_model_ships_its_layers_and_serves_the_vectors_it_was_trained_on(tiny_encoder_dir, tmp_path):
+    import yaml
+    from healthtag.models.topic_model import TopicSummaryModel
+    from healthtag.training.config import load_train_config
+    from healthtag.training.train import run
+
+    config = {
+        "name": "tiny-ft", "out": str(tmp_path / "model"), "run_dir": str(tmp_path / "run"),
+        "encoder": {"spec": str(tiny_encoder_dir), "kept_vocab": None, "precision": "bf16", "num_layers": 2,
+                    "window": 64, "overlap": 8},
+        "data": {"no_inews": True, "max_train_tokens": 256,
+                 "calibration_gold": str(FIXTURES / "gold_labels_small.jsonl")},
+        "training": {"epochs": 2, "batch_size": 8},
+        "finetune": {"layers": 1, "epochs": 1, "batch_windows": 8},
+        "combination": {"combine": "max_rules_gate", "rule_evidence": "graded_vote"},
+    }
+    path = tmp_path / "ft.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    out = run(load_train_config(path))
+    saved = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert saved["encoder"]["tuned_layers"] == "tuned_layers.safetensors"
+    assert (out / "tuned_layers.safetensors").exists()
+    assert "finetune" in saved["training"] and saved["training"]["finetune"]["history"]
+    model = TopicSummaryModel.load(out)
+    base = TopicSummaryModel.load(out)
+    _, base.encoder = build_article_encoder(replace(model.settings, tuned_layers=None))
+    tokens = [model.tokenize(t, s) for t, s in zip(TITLES, SENTENCES)]
+    with torch.inference_mode():
+        served = torch.stack([p.doc for p in model.encoder.encode(tokens)])
+        untuned = torch.stack([p.doc for p in base.encoder.encode(tokens)])
+    assert not torch.allclose(served, untuned, atol=1e-4)      # the tuned layer is what serves
+    # the pool's cached vectors (stored lower states → tuned layer) equal the served encoder's on the same text
+    from datasets import load_from_disk
+    weak = load_from_disk(str(tmp_path / "run" / "weak" / "dataset"))
+    cached = extract_features(weak["title"][:5], weak["sentences"][:5], model.settings, max_tokens=256)
+    key = cache_key(model.settings, (-1,), 256, weak["title"], weak["sentences"])
+    assert (tmp_path / "run" / "features" / f"features-{key}" / "dataset_info.json").exists()   # written by finetune
+    full = extract_features(weak["title"], weak["sentences"], model.settings, max_tokens=256,
+                            cache_dir=tmp_path / "run" / "features")
+    np.testing.assert_allclose(_vectors(full)[:5], _vectors(cached), atol=3e-2)
