@@ -121,6 +121,12 @@ class TrainingData:
                             self.positions + other.positions, self.sentence_mask + other.sentence_mask,
                             torch.cat([self.weights, other.weights]), torch.cat([self.clean, other.clean]))
 
+    def subset(self, rows: list[int]) -> "TrainingData":
+        index = torch.tensor(rows, dtype=torch.long)
+        return TrainingData(self.doc[index], self.targets[index], [self.sentences[i] for i in rows],
+                            [self.salience[i] for i in rows], [self.positions[i] for i in rows],
+                            [self.sentence_mask[i] for i in rows], self.weights[index], self.clean[index])
+
     def __len__(self) -> int:
         return int(self.doc.shape[0])
 

@@ -72,7 +72,9 @@ def render_model_card(config: ModelConfig, result: dict) -> str:
            "(`python -m healthtag.training.crossfit`)."
            if training.get("reviewed_labels") else ". No gold label is a training target."),
         f"- Thresholds calibrated on `{config.calibration.get('gold')}` "
-        f"({config.calibration.get('articles')} articles, digest `{config.calibration.get('gold_digest')}`).",
+        f"({config.calibration.get('articles')} articles, digest `{config.calibration.get('gold_digest')}`)"
+        + ("; the articles that are also reviewed labels were scored by heads trained without them (2 folds)."
+           if config.calibration.get("reviewed_out_of_fold") else "."),
         "",
         "## Training settings",
         "```json",

@@ -10,6 +10,7 @@ with config, heads, kept vocabulary, evaluation JSON and model card.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import time
@@ -25,7 +26,7 @@ from healthtag.models.topic_model import save_model
 from healthtag.models.vocab_trim import trimmed_tokenizer_path
 
 from .build_weak_dataset import build as build_weak
-from .calibrate import fit_thresholds, gate_threshold
+from .calibrate import fit_thresholds, folds, gate_threshold
 from .config import TrainConfig, load_train_config
 from .evaluate import evaluate
 from .features import article_features, extract_features
@@ -77,20 +78,23 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
                                 cache_dir=run_dir / "features", desc="weak-set vectors")
     t_features = time.perf_counter() - started
 
-    data = TrainingData.build(features, weak, "soft_labels", data_cfg.salience_from)
-    reviewed = reviewed_rows(data_cfg.labelled, labels, settings, run_dir, data_cfg.labelled_weight)
-    if reviewed is not None:
-        data = data.concat(reviewed)
+    weak_data = TrainingData.build(features, weak, "soft_labels", data_cfg.salience_from)
+    reviewed, reviewed_keys = reviewed_rows(data_cfg.labelled, labels, settings, run_dir, data_cfg.labelled_weight)
+    data = weak_data if reviewed is None else weak_data.concat(reviewed)
     heads, train_log = train_heads(data, config.training, run_dir)
     log.info("heads trained in %.0fs (%d articles)", train_log.seconds, len(data))
 
     gold_path = Path(data_cfg.calibration_gold)
     gold = load_gold(gold_path)
     gold_features = article_features(gold.articles, settings, run_dir / "features", "calibration vectors")
-    network = predict_docs(heads, torch.tensor(np.asarray(gold_features["doc_vec"], dtype=np.float32))).numpy()
+    gold_doc = torch.tensor(np.asarray(gold_features["doc_vec"], dtype=np.float32))
+    shipped_network = predict_docs(heads, gold_doc).numpy()
+    network = shipped_network if reviewed is None else out_of_fold_for_reviewed(
+        shipped_network, gold_doc, gold.articles, weak_data, reviewed, reviewed_keys, config.training)
     scores = Scorer(tax, labels, config.combination).score(gold.articles, network=network)
     thresholds = fit_thresholds(scores.combined, gold.labels, labels)
-    calibration = {"gold": gold_path.name, "gold_digest": gold.digest, "articles": len(gold.articles)}
+    calibration = {"gold": gold_path.name, "gold_digest": gold.digest, "articles": len(gold.articles),
+                   "reviewed_out_of_fold": network is not shipped_network}
     if data_cfg.gate_gold:
         gate = load_gold(Path(data_cfg.gate_gold))
         gate_features = article_features(gate.articles, settings, run_dir / "features", "gate-set vectors")
@@ -132,9 +136,10 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
 
 
 def reviewed_rows(paths: list[str], labels: list[str], settings, run_dir: Path, weight: float):
-    """Training rows from reviewed labels (gold-format JSONL or the review CSV), or None when there are none."""
+    """Training rows from reviewed labels (gold-format JSONL or the review CSV) and each row's article key;
+    (None, []) when there are none."""
     if not paths:
-        return None
+        return None, []
     arts, sets = [], []
     for path in paths:
         gold = load_gold(Path(path))
@@ -142,7 +147,38 @@ def reviewed_rows(paths: list[str], labels: list[str], settings, run_dir: Path, 
         sets += gold.labels
     features = article_features(arts, settings, run_dir / "features", "reviewed-label vectors")
     log.info("%d reviewed articles join the weak labels (weight %.1f)", len(arts), weight)
-    return TrainingData.labelled(features, [a.sentences for a in arts], sets, labels, weight)
+    return TrainingData.labelled(features, [a.sentences for a in arts], sets, labels, weight), [article_key(a) for a in arts]
+
+
+def article_key(article) -> str:
+    """Same title and sentences = same article, whatever id a review sheet gave it."""
+    return article.title + "\x1e" + "\x1f".join(article.sentences)
+
+
+def out_of_fold_for_reviewed(network: np.ndarray, gold_doc: torch.Tensor, gold_articles, weak_data: TrainingData,
+                             reviewed: TrainingData, reviewed_keys: list[str], training, k: int = 2) -> np.ndarray:
+    """Calibration scores that are out of fold for calibration articles that are also reviewed labels.
+
+    Thresholds fitted on articles whose labels the heads just learned come
+    out too lenient (the heads are over-confident there), so each of ``k``
+    folds of the calibration file is scored by heads trained without that
+    fold's reviewed labels. Calibration articles nobody reviewed keep the
+    shipped heads' scores.
+    """
+    keys = [article_key(a) for a in gold_articles]
+    if not set(keys) & set(reviewed_keys):
+        return network
+    out = network.copy()
+    quick = dataclasses.replace(training, sentence_loss_weight=0.0)   # thresholds need the document head only
+    for fold in folds(len(keys), k, training.seed):
+        held = {keys[i] for i in fold}
+        keep = [j for j, key in enumerate(reviewed_keys) if key not in held]
+        data = weak_data.concat(reviewed.subset(keep)) if keep else weak_data
+        fold_heads, _ = train_heads(data, quick)
+        out[fold] = predict_docs(fold_heads, gold_doc[fold]).numpy()
+    log.info("calibration scores out of fold for %d reviewed calibration articles (%d folds)",
+             len(set(keys) & set(reviewed_keys)), k)
+    return out
 
 
 def preflight(config: TrainConfig) -> None:

@@ -73,4 +73,5 @@ def test_training_with_reviewed_labels_records_them(tiny_config_path: Path, tmp_
     _, text = evaluate(FIXTURES / "gold_labels_small.jsonl", model)
     assert "IN-SAMPLE" in text
     assert saved["calibration"]["gate"] == "gold_labels_small.jsonl"
+    assert saved["calibration"]["reviewed_out_of_fold"] is True        # calibration file = reviewed file
     assert "reviewed labels of" in (model / "MODEL_CARD.md").read_text(encoding="utf-8")
