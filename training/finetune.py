@@ -272,6 +272,7 @@ class FinetuneResult:
     settings: EncoderSettings     # the tuned encoder (tuned_layers set)
     history: list[dict]
     seconds: float
+    reused: bool                  # the tuned layers came from an earlier run with the same recipe and pool
 
 
 def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_tokens: int | None,
@@ -299,10 +300,12 @@ def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_to
             prefix = f"encoder.layer.{i}."
             layers[j].load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
         history = json.loads(history_path.read_text(encoding="utf-8"))
+        reused = True
         log.info("reusing tuned layers %s", tuned_path)
     else:
         use_bf16 = resolve_precision(settings.precision) == "bf16"
         layers, history = finetune_top(store, targets, weights, layers, config, use_bf16)
+        reused = False
         holder = nn.Module()
         holder.encoder = nn.Module()
         holder.encoder.layer = nn.ModuleList([nn.Identity()] * (n_layers - config.layers) + list(layers))
@@ -316,7 +319,7 @@ def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_to
         if not (target / "dataset_info.json").exists():
             top = top if top is not None else top_layers(settings, config.layers)
             pooled_features(store, tokens, top, settings).save_to_disk(str(target))
-    return FinetuneResult(tuned, history, round(time.perf_counter() - started, 1))
+    return FinetuneResult(tuned, history, round(time.perf_counter() - started, 1), reused)
 
 
 def encoder_for(config, weak) -> EncoderSettings:

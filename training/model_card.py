@@ -39,7 +39,8 @@ def _tuning_note(finetune: dict | None) -> str:
     losses = ", ".join(f"{h['loss']:.4f}" for h in history)
     return (f"its top {cfg['layers']} layers fine-tuned on the weak labels (`tuned_layers.safetensors`; "
             f"{cfg['epochs']} epochs over the first {cfg['train_windows']} window(s) of each article, lr {cfg['lr']}, "
-            f"soft-target loss per epoch {losses}; {finetune.get('seconds', '?')} s), the lower layers frozen.")
+            f"soft-target loss per epoch {losses}; the epochs took {sum(h['seconds'] for h in history):.0f} s), "
+            "the lower layers frozen.")
 
 
 def render_model_card(config: ModelConfig, result: dict) -> str:
@@ -82,7 +83,10 @@ def render_model_card(config: ModelConfig, result: dict) -> str:
         "```",
         f"Total training time: {training.get('train_seconds_total', '?')} s"
         + (f" (encoder vectors {timing['feature_seconds']} s, heads {timing['heads_seconds']} s)" if timing else "")
-        + ". Command: `python -m healthtag.training.train --config configs/default.yaml`.",
+        + ". Command: `python -m healthtag.training.train --config configs/default.yaml`."
+        + (" This run reused the stored lower-layer states and the tuned layers of its run directory "
+           "(same recipe, same pool), so the fine-tuning epochs above are not in its total."
+           if (training.get("finetune") or {}).get("reused") else ""),
         "",
         f"## Evaluation on `{result.get('gold')}`",
         "Command: `healthtag evaluate --gold ../shared/gold/dev.jsonl`.",

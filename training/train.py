@@ -120,7 +120,7 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
                   "train_seconds_total": round(time.perf_counter() - started, 1),
                   "timing": {"feature_seconds": round(t_features, 1), "heads_seconds": round(train_log.seconds, 1)},
                   **({"finetune": {"config": _plain(config.finetune), "history": finetuned.history,
-                                   "seconds": finetuned.seconds}} if finetuned else {})},
+                                   "seconds": finetuned.seconds, "reused": finetuned.reused}} if finetuned else {})},
     )
     kept = Path(settings.kept_vocab) if settings.kept_vocab else None
     tokenizer = trimmed_tokenizer_path(kept) if kept is not None and trimmed_tokenizer_path(kept).exists() else None
