@@ -249,7 +249,7 @@ def finetune_top(store: LowerStates, targets: np.ndarray, weights: np.ndarray, l
 
 
 def pooled_features(store: LowerStates, tokens: list[ArticleTokens], layers: nn.ModuleList, settings: EncoderSettings,
-                    chunk: int = 64):
+                    chunk: int = 64, desc: str = "tuned vectors"):
     """The features dataset (`extract_features` columns) of every stored article through ``layers``."""
     from datasets import Dataset
 
@@ -257,7 +257,7 @@ def pooled_features(store: LowerStates, tokens: list[ArticleTokens], layers: nn.
     top = copy.deepcopy(layers).to(dtype).eval()
     encoder = CachedTopEncoder(top, store, store.states.shape[2], settings.batch_windows, dtype)
     rows: dict[str, list] = {"doc_vec": [], "sent_vecs": [], "sent_tokens": []}
-    with tqdm(total=len(tokens), desc="tuned vectors", unit="art", file=sys.stderr) as bar, torch.inference_mode():
+    with tqdm(total=len(tokens), desc=desc, unit="art", file=sys.stderr) as bar, torch.inference_mode():
         for start in range(0, len(tokens), chunk):
             for pooled in encoder.encode_from(start, tokens[start:start + chunk]):
                 rows["doc_vec"].append(pooled.doc.numpy().astype("float32"))
@@ -317,8 +317,9 @@ def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_to
     for encoder_settings, top in ((tuned, layers), (settings, None)):
         target = run_dir / "features" / f"features-{cache_key(encoder_settings, (-1,), max_tokens, titles, sentences)}"
         if not (target / "dataset_info.json").exists():
+            desc = "tuned vectors" if top is not None else "frozen-encoder vectors"
             top = top if top is not None else top_layers(settings, config.layers)
-            pooled_features(store, tokens, top, settings).save_to_disk(str(target))
+            pooled_features(store, tokens, top, settings, desc=desc).save_to_disk(str(target))
     return FinetuneResult(tuned, history, round(time.perf_counter() - started, 1), reused)
 
 
