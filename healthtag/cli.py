@@ -415,6 +415,7 @@ def bench(
     model: Annotated[Path | None, typer.Option(help="Model directory (default: the shipped model).")] = None,
     engine: Annotated[str, typer.Option("--engine", help="local, or ray: 1 and 2 Ray workers against local tag.")] = "local",
     model_articles: Annotated[int, typer.Option(min=1, help="--engine ray: articles for the model runs.")] = 200,
+    force_avx2: Annotated[bool, typer.Option("--force-avx2", help="Cap oneDNN and ATen at AVX2 (the common laptop path).")] = False,
 ) -> None:
     """Articles/s and peak memory of `healthtag tag`: default model, rules only, TextRank baseline."""
     from healthtag.training.bench_tag import main as bench_main
@@ -427,7 +428,8 @@ def bench(
         bench_ray_main(["--corpus", str(corpus), "--articles", str(articles), "--model-articles", str(model_articles),
                         *(["--model", str(model)] if model else [])])
         return
-    bench_main(["--corpus", str(corpus), "--articles", str(articles), *(["--model", str(model)] if model else [])])
+    bench_main(["--corpus", str(corpus), "--articles", str(articles), *(["--model", str(model)] if model else []),
+                *(["--force-avx2"] if force_avx2 else [])])
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from .cpu_info import isa_limits
 from .encoder import load_encoder
 from .encoder_settings import PRECISIONS, EncoderSettings
 from .multitask import ArticleEncoder
@@ -45,7 +46,10 @@ def describe_precision(requested: str) -> str:
     """One line saying which arithmetic the encoder runs in on this CPU, and why."""
     running = resolve_precision(requested)
     if requested == "bf16" and running == "fp32":
-        return "encoder runs in fp32: this CPU has no native bf16 (same vectors as bf16, slower)"
+        limits = isa_limits()
+        why = ("bf16 kernels are capped off by " + ", ".join(f"{k}={v}" for k, v in limits.items())
+               if limits else "this CPU has no native bf16")
+        return f"encoder runs in fp32: {why} (same vectors as bf16, slower)"
     if running == "bf16":
         return "encoder runs in bf16: this CPU has native bf16 dot products"
     return f"encoder runs in {running}, as the model's config asks"

@@ -5,13 +5,20 @@ maximum resident set. Articles/s counts the whole run (start-up included) and
 also the steady rate after subtracting the start-up time of a one-article
 run. Memory flatness: the default model is also run on a quarter of the set.
 
-    python -m healthtag.training.bench_tag --corpus ../shared/corpus/health_news.jsonl --articles 1000
+    python -m healthtag.training.bench_tag --corpus ../shared/corpus/health_news.jsonl --articles 1000 [--force-avx2]
+
+It first prints the CPU (model, cores, the ISA flags that decide the speed
+path), any ISA cap in force, and the encoder path the model will run on, as
+the child process sees it: a figure without those cannot be compared.
+``--force-avx2`` caps oneDNN and ATen at AVX2 for every child, the common
+case on users' laptops, measurable on any bigger x86 CPU.
 """
 from __future__ import annotations
 
 import argparse
 import itertools
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -21,6 +28,7 @@ from pathlib import Path
 
 from healthtag.training.preflight import require_file
 
+from healthtag.models.cpu_info import FORCE_AVX2, cpu_info, isa_limits
 from healthtag.resources import bundled_seeds_dir
 
 _RUNNER = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
@@ -42,8 +50,25 @@ def write_articles(corpus: Path, n: int, path: Path) -> list[int]:
     return lengths
 
 
-def timed_run(args: list[str]) -> tuple[float, float]:
-    out = subprocess.run([sys.executable, "-c", _RUNNER, *args], capture_output=True, text=True, check=True).stdout
+_PATH_PROBE = ("import sys; from healthtag.models.runtime import describe_precision; "
+               "from healthtag.models.model_config import read_model_config; from healthtag.resources import bundled_model_dir; "
+               "d = sys.argv[1] or bundled_model_dir(); print(describe_precision(read_model_config(d).encoder.precision))")
+
+
+def bench_environment(force_avx2: bool) -> dict[str, str]:
+    """The environment every timed child runs in (the ISA caps added when forcing AVX2)."""
+    return {**os.environ, **(FORCE_AVX2 if force_avx2 else {})}
+
+
+def runtime_path(model: Path | None, env: dict[str, str]) -> str:
+    """The encoder path a `healthtag tag` child will take, asked in a child with the same environment."""
+    out = subprocess.run([sys.executable, "-c", _PATH_PROBE, str(model or "")], capture_output=True, text=True, env=env)
+    return out.stdout.strip() or f"unknown ({out.stderr.strip().splitlines()[-1] if out.stderr.strip() else 'no output'})"
+
+
+def timed_run(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    out = subprocess.run([sys.executable, "-c", _RUNNER, *args], capture_output=True, text=True, check=True,
+                         env=env).stdout
     rc, seconds, rss_kb = out.split()
     if rc != "0":
         raise SystemExit(f"healthtag tag failed (exit {rc}): {' '.join(args)}")
@@ -55,7 +80,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--articles", type=int, default=1000)
     parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--force-avx2", action="store_true", help="cap oneDNN and ATen at AVX2 in every child")
     args = parser.parse_args(argv)
+    env = bench_environment(args.force_avx2)
+    print(f"CPU: {cpu_info().describe()}")
+    limits = isa_limits(env)
+    print("ISA cap: " + (", ".join(f"{k}={v}" for k, v in limits.items()) if limits else "none (the CPU's best path)"))
+    print(f"model path: {runtime_path(args.model, env)}")
     require_file(args.corpus, "unlabeled corpus (--corpus)")
     tag = [sys.executable, "-m", "healthtag", "tag"]
     model = ["--model", str(args.model)] if args.model else []
@@ -71,11 +102,11 @@ def main(argv: list[str] | None = None) -> None:
         }
         rows = []
         for name, extra in modes.items():
-            startup, _ = timed_run(tag + [str(tmp_path / "one.jsonl"), "-o", str(tmp_path / "o1"), *extra])
-            seconds, rss = timed_run(tag + [str(tmp_path / "bench.jsonl"), "-o", str(tmp_path / "o"), *extra])
+            startup, _ = timed_run(tag + [str(tmp_path / "one.jsonl"), "-o", str(tmp_path / "o1"), *extra], env)
+            seconds, rss = timed_run(tag + [str(tmp_path / "bench.jsonl"), "-o", str(tmp_path / "o"), *extra], env)
             n = sum(1 for _ in open(tmp_path / "o", encoding="utf-8"))
             rows.append((name, n, seconds, n / seconds, n / max(seconds - startup, 1e-9), startup, rss))
-        q_seconds, q_rss = timed_run(tag + [str(tmp_path / "quarter.jsonl"), "-o", str(tmp_path / "oq"), *model])
+        q_seconds, q_rss = timed_run(tag + [str(tmp_path / "quarter.jsonl"), "-o", str(tmp_path / "oq"), *model], env)
     print(f"{len(lengths)} articles, median {statistics.median(lengths):.0f} chars, "
           f"mean {statistics.mean(lengths):.0f} chars; {time.strftime('%Y-%m-%d')}")
     print(f"{'mode':40}{'records':>8}{'wall s':>9}{'art/s':>8}{'steady':>8}{'start s':>9}{'peak RSS MB':>13}")

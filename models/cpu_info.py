@@ -1,0 +1,56 @@
+"""What the CPU can do, in the terms that decide the encoder's speed path.
+
+Every speed figure must name the CPU and the path it ran on: the same model
+runs about 2.5× faster where oneDNN has native bf16 (AVX512-BF16 or AMX)
+than on a plain AVX2 laptop. This reads it from ``/proc/cpuinfo`` (Linux)
+without importing torch, so `bench` can print it for its child processes.
+"""
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+# the ISA extensions that change which kernels oneDNN and ATen pick, in increasing order
+SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+# environment that caps the ISA oneDNN and ATen use: how to measure the common AVX2 case on a bigger CPU
+FORCE_AVX2 = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+
+
+@dataclass
+class CpuInfo:
+    model: str
+    cores: int
+    flags: list[str]          # the SPEED_FLAGS this CPU has
+
+    def describe(self) -> str:
+        return f"{self.model}, {self.cores} cores, flags: {' '.join(self.flags) or 'none of ' + ' '.join(SPEED_FLAGS)}"
+
+
+def parse_cpuinfo(text: str) -> tuple[str, set[str]]:
+    """Model name and flag set of the first processor listed in /proc/cpuinfo text."""
+    model, flags = "", set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name" and not model:
+            model = value.strip()
+        elif key in ("flags", "Features") and not flags:
+            flags = set(value.split())
+    return model, flags
+
+
+def cpu_info(cpuinfo: Path = Path("/proc/cpuinfo")) -> CpuInfo:
+    try:
+        model, flags = parse_cpuinfo(cpuinfo.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        model, flags = "", set()
+    return CpuInfo(model or platform.processor() or platform.machine() or "unknown CPU", os.cpu_count() or 1,
+                   [f for f in SPEED_FLAGS if f in flags])
+
+
+def isa_limits(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The ISA caps set in the environment (empty when the CPU runs at its best)."""
+    env = os.environ if environ is None else environ
+    return {k: env[k] for k in FORCE_AVX2 if env.get(k)}
