@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     cache = config.run_path / "features"
     dev_features = article_features(dev.articles, run.settings, cache, "dev vectors")
     gate_features = article_features(gate.articles, run.settings, cache, "gate vectors")
+    dev_doc, gate_doc = _doc(dev_features), _doc(gate_features)
     tax = load_taxonomy(None)
     # topics and the gate come from the document head alone; the sentence head is not trained here
     training = dataclasses.replace(config.training, sentence_loss_weight=0.0,
@@ -133,11 +134,11 @@ def main(argv: list[str] | None = None) -> None:
                 reviewed = _reviewed(train_idx, amount, seed)
                 if heads is None or reviewed:
                     heads = _train(reviewed)
-                net_dev = predict_docs(heads, _doc(dev_features)).numpy()
-                net_gate = predict_docs(heads, _doc(gate_features)).numpy()
+                net_dev = predict_docs(heads, dev_doc).numpy()
+                net_gate = predict_docs(heads, gate_doc).numpy()
                 # thresholds need scores the heads did not learn: with reviewed labels, each half of the
                 # training folds is scored by heads trained on the other half's labels only (nested)
-                net_fit = net_dev if not reviewed else _nested_scores(net_dev, _doc(dev_features), train_idx, reviewed,
+                net_fit = net_dev if not reviewed else _nested_scores(net_dev, dev_doc, train_idx, reviewed,
                                                                           seed, _train)
                 g_train = [i for i in range(len(gate.articles)) if i not in gate_held]
                 for combine, scorer in scorers.items():

@@ -40,7 +40,7 @@ from healthtag.models.encoder_cache import building
 from healthtag.models.encoder_settings import EncoderSettings
 from healthtag.models.multitask import ArticleEncoder
 from healthtag.models.runtime import build_article_encoder, resolve_precision
-from healthtag.models.tuned_layers import save_tuned_layers
+from healthtag.models.tuned_layers import apply_tuned_layers, save_tuned_layers
 from torch import nn
 from tqdm import tqdm
 
@@ -267,6 +267,14 @@ def pooled_features(store: LowerStates, tokens: list[ArticleTokens], layers: nn.
     return Dataset.from_dict(rows)
 
 
+def _as_encoder(top: nn.ModuleList, n_layers: int) -> nn.Module:
+    """The top layers under a BertModel's state-dict names (``encoder.layer.<i>.…``), lower ones empty."""
+    holder = nn.Module()
+    holder.encoder = nn.Module()
+    holder.encoder.layer = nn.ModuleList([nn.Identity()] * (n_layers - len(top)) + list(top))
+    return holder
+
+
 @dataclass
 class FinetuneResult:
     settings: EncoderSettings     # the tuned encoder (tuned_layers set)
@@ -293,12 +301,7 @@ def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_to
     indices = list(range(n_layers - config.layers, n_layers))
     layers = top_layers(settings, config.layers)
     if tuned_path.exists() and history_path.exists():
-        from safetensors.torch import load_file
-
-        state = load_file(str(tuned_path))
-        for j, i in enumerate(indices):
-            prefix = f"encoder.layer.{i}."
-            layers[j].load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+        apply_tuned_layers(_as_encoder(layers, n_layers), tuned_path)   # the same checks serving makes
         history = json.loads(history_path.read_text(encoding="utf-8"))
         reused = True
         log.info("reusing tuned layers %s", tuned_path)
@@ -306,10 +309,7 @@ def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_to
         use_bf16 = resolve_precision(settings.precision) == "bf16"
         layers, history = finetune_top(store, targets, weights, layers, config, use_bf16)
         reused = False
-        holder = nn.Module()
-        holder.encoder = nn.Module()
-        holder.encoder.layer = nn.ModuleList([nn.Identity()] * (n_layers - config.layers) + list(layers))
-        save_tuned_layers(holder, indices, tuned_path)
+        save_tuned_layers(_as_encoder(layers, n_layers), indices, tuned_path)
         history_path.write_text(json.dumps(history), encoding="utf-8")
     tuned = replace(settings, tuned_layers=str(tuned_path))
     # the frozen encoder's vectors come from the same states for a few minutes more, so the
