@@ -34,6 +34,7 @@ from healthtag.inference.records import (
     refuse_input_as_output,
 )
 from healthtag.inference.segment import iter_spans
+from healthtag.models.model_config import RUNTIMES
 
 EXIT_PARTIAL = 3
 EXIT_USAGE = 2
@@ -48,6 +49,8 @@ _state = {"verbose": False, "quiet": False}
 
 PathsArg = Annotated[list[str], typer.Argument(help="Pages (.txt), folders of them, .jsonl article files, or - for stdin.")]
 OutOpt = Annotated[Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")]
+RuntimeOpt = Annotated[str, typer.Option(
+    "--runtime", help="auto (the model's fast path where it has one), fast, or full (the full encoder).")]
 TaxonomyOpt = Annotated[Path | None, typer.Option("--taxonomy", help="Taxonomy/rules YAML (default: the bundled configs/taxonomy.yaml).")]
 
 
@@ -212,6 +215,7 @@ def evaluate(
     taxonomy: TaxonomyOpt = None,
     gate: Annotated[Path | None, typer.Option("--gate", help="General-news gate set (gold format): adds non_health accuracy on it per row.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON here.")] = None,
+    runtime: RuntimeOpt = "auto",
 ) -> None:
     """Evaluate against a gold file and print the figures side by side."""
     from healthtag.models.model_config import ModelLoadError
@@ -238,7 +242,10 @@ def evaluate(
             from healthtag.resources import bundled_model_dir
             from healthtag.training.evaluate import evaluate as evaluate_model
 
-            result, text = evaluate_model(gold, model or bundled_model_dir(), pages_dir=pages, gate_path=gate)
+            if runtime not in RUNTIMES:
+                raise ValueError(f"--runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+            result, text = evaluate_model(gold, model or bundled_model_dir(), pages_dir=pages, gate_path=gate,
+                                          runtime=runtime)
     except ModelLoadError as exc:
         raise _fail(f"--model: cannot load the model: {exc}", exc) from exc
     except (GoldError, OSError, ValueError) as exc:
@@ -265,6 +272,7 @@ def tag(
     address: Annotated[str | None, typer.Option("--address", help="Ray cluster to join (auto, ray://host:10001); default: a local Ray on this machine.")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Ray: tagging actors (one predictor each, one CPU each).")] = 2,
     parquet: Annotated[bool, typer.Option("--parquet", help="Ray: also write each shard as Parquet.")] = False,
+    runtime: RuntimeOpt = "auto",
 ) -> None:
     """Tag every article with topics and an abstract: one record per article, in input order."""
     if engine not in ("local", "ray"):
@@ -273,8 +281,11 @@ def tag(
         raise _fail("--resume needs -o OUT")
     if model is not None and rules_only:
         raise _fail("--model and --rules-only exclude each other")
+    if runtime not in RUNTIMES:
+        raise _fail(f"--runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
     if engine == "ray":
-        _tag_on_ray(paths, output, model, rules_only, summarizer, batch_size, resume, address, workers, parquet)
+        _tag_on_ray(paths, output, model, rules_only, summarizer, batch_size, resume, address, workers, parquet,
+                    runtime)
         return
     from healthtag.inference.predictor import Predictor
     from healthtag.inference.tagging import tag_to_writer
@@ -290,7 +301,7 @@ def tag(
         with writer:
             try:
                 predictor = Predictor.load(model, rules_only=rules_only, summarizer=summarizer,
-                                           batch_size=batch_size, allow_pickle=allow_pickle)
+                                           batch_size=batch_size, allow_pickle=allow_pickle, runtime=runtime)
             except (ModelLoadError, EncoderError, ValueError, OSError) as exc:
                 raise _fail(f"cannot load the model: {exc}", exc) from exc
             if predictor.model is not None:
@@ -308,7 +319,8 @@ def tag(
         raise typer.Exit(EXIT_PARTIAL)
 
 
-def _tag_on_ray(paths, output, model, rules_only, summarizer, batch_size, resume, address, workers, parquet) -> None:
+def _tag_on_ray(paths, output, model, rules_only, summarizer, batch_size, resume, address, workers, parquet,
+                runtime) -> None:
     from healthtag.inference.scale import RayEngineError, tag_with_ray
 
     if output is None:
@@ -318,7 +330,7 @@ def _tag_on_ray(paths, output, model, rules_only, summarizer, batch_size, resume
         with bar:
             summary = tag_with_ray(paths, output, model=model, rules_only=rules_only, summarizer=summarizer,
                                    workers=workers, batch_size=batch_size, address=address, resume=resume,
-                                   parquet=parquet, progress=bar.update)
+                                   parquet=parquet, progress=bar.update, runtime=runtime)
     except RayEngineError as exc:
         raise _fail(str(exc), exc) from exc
     log.info("tagged %d articles (%d with errors) into %d shards in %s in %.1f s%s", summary.records, summary.errors,
@@ -415,7 +427,8 @@ def bench(
     model: Annotated[Path | None, typer.Option(help="Model directory (default: the shipped model).")] = None,
     engine: Annotated[str, typer.Option("--engine", help="local, or ray: 1 and 2 Ray workers against local tag.")] = "local",
     model_articles: Annotated[int, typer.Option(min=1, help="--engine ray: articles for the model runs.")] = 200,
-    force_avx2: Annotated[bool, typer.Option("--force-avx2", help="Cap oneDNN and ATen at AVX2 (the common laptop path).")] = False,
+    force_avx2: Annotated[bool, typer.Option("--force-avx2", help="Cap oneDNN, ATen, MKL and FBGEMM at AVX2 (the common laptop path).")] = False,
+    runtime: Annotated[str, typer.Option("--runtime", help="Model path to time: both (fast and full side by side), fast or full.")] = "both",
 ) -> None:
     """Articles/s and peak memory of `healthtag tag`: default model, rules only, TextRank baseline."""
     from healthtag.training.bench_tag import main as bench_main
@@ -429,7 +442,7 @@ def bench(
                         *(["--model", str(model)] if model else [])])
         return
     bench_main(["--corpus", str(corpus), "--articles", str(articles), *(["--model", str(model)] if model else []),
-                *(["--force-avx2"] if force_avx2 else [])])
+                *(["--force-avx2"] if force_avx2 else []), "--runtime", runtime])
 
 
 def main() -> None:

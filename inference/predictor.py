@@ -126,9 +126,12 @@ class Predictor:
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, rules_only: bool = False, summarizer: str | None = None,
-             batch_size: int = 16, taxonomy: str | Path | None = None, allow_pickle: bool = False) -> "Predictor":
+             batch_size: int = 16, taxonomy: str | Path | None = None, allow_pickle: bool = False,
+             runtime: str = "auto", precision: str | None = None) -> "Predictor":
         """The shipped model by default; ``path`` for any trained directory; ``rules_only`` for the rules.
 
+        ``runtime``: ``auto`` (the model's fast path where it has one), ``fast`` or ``full``;
+        ``precision`` overrides the encoder arithmetic (``fp32`` computes what a CPU without bf16 does).
         ``allow_pickle`` is the only way to let a custom encoder load pickled weights.
         """
         from healthtag.resources import bundled_model_dir
@@ -138,7 +141,8 @@ class Predictor:
             return cls(tax, None, summarizer, batch_size=batch_size)
         from healthtag.models.topic_model import ModelLoadError, TopicSummaryModel
 
-        model = TopicSummaryModel.load(Path(path) if path else bundled_model_dir(), allow_pickle=allow_pickle)
+        model = TopicSummaryModel.load(Path(path) if path else bundled_model_dir(), allow_pickle=allow_pickle,
+                                       runtime=runtime, precision=precision)
         missing = set(model.labels) - {lab.id for lab in tax.all_labels}
         if missing:
             raise ModelLoadError(f"model labels {sorted(missing)} are not in the taxonomy {tax.source}")
@@ -216,11 +220,13 @@ class Predictor:
         return bool((art.text or "").strip() or (art.title or "").strip())
 
     def _score(self, arts: list[Article]) -> list[Prediction]:
-        if not arts:
-            return []
+        return self.predict_with_scores(arts)[0] if arts else []
+
+    def predict_with_scores(self, arts: list[Article]) -> tuple[list[Prediction], BatchScores]:
+        """Predictions of one batch together with the scores they were decided from (for checks)."""
         scores = self.scorer.score(arts)
         decisions = decide_batch(scores, self.thresholds, self.network_thresholds)
-        return [self._prediction(art, scores, i, d) for i, (art, d) in enumerate(zip(arts, decisions))]
+        return [self._prediction(art, scores, i, d) for i, (art, d) in enumerate(zip(arts, decisions))], scores
 
     def _prediction(self, art: Article, scores: BatchScores, i: int, decision: Decision) -> Prediction:
         tax = self.taxonomy

@@ -14,8 +14,10 @@ from pathlib import Path
 
 # the ISA extensions that change which kernels oneDNN and ATen pick, in increasing order
 SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
-# environment that caps the ISA oneDNN and ATen use: how to measure the common AVX2 case on a bigger CPU
-FORCE_AVX2 = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+# environment that caps the ISA of every kernel library torch calls (oneDNN, ATen's own kernels, MKL's
+# BLAS, FBGEMM's int8 GEMM): how to measure the common AVX2 case on a bigger CPU
+FORCE_AVX2 = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+              "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2"}
 
 
 @dataclass

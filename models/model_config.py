@@ -22,6 +22,8 @@ from .taxonomy import NON_HEALTH
 from .typed_config import ConfigError, Locator, from_mapping, to_plain
 
 MODEL_FORMAT = "healthtag-model/1"
+# which encoder a model directory runs: its fast path where it has one (auto), or the one named
+RUNTIMES = ("auto", "full", "fast")
 COMBINE_RULES = ("max", "max_rules_gate", "max_network_gate", "max_mean_gate", "network", "mean")
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,21 @@ class HeadsShape:
 
 
 @dataclass
+class FastPath:
+    """The fast runtime of a model directory: a shallow encoder distilled from the full one.
+
+    It shares the model's heads, thresholds and combination, so it is the same model run
+    cheaper; ``recipe`` records how it was distilled and ``validation`` how closely it
+    reproduces the full path (agreement on unlabeled articles, gold figures, speed), with
+    the CPU and arithmetic each figure was measured on.
+    """
+
+    encoder: EncoderSettings
+    recipe: dict[str, Any] = field(default_factory=dict)
+    validation: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class ModelConfig:
     """A model directory's ``config.json``."""
 
@@ -91,6 +108,7 @@ class ModelConfig:
     taxonomy_digest: str | None = None
     calibration: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    fast: FastPath | None = None
 
     def __post_init__(self) -> None:
         if self.format != MODEL_FORMAT:
@@ -153,16 +171,19 @@ def read_model_config(directory: Path) -> ModelConfig:
     except ConfigError as exc:
         raise ModelLoadError(str(exc)) from exc
     config.encoder = config.encoder.relative_to(directory)
+    if config.fast is not None:
+        config.fast.encoder = config.fast.encoder.relative_to(directory)
     return config
 
 
 def write_model_config(directory: Path, config: ModelConfig) -> None:
     """Write ``config.json`` (paths of files inside the directory relative to it), replacing it atomically."""
     data = config.to_dict()
-    for name in ("kept_vocab", "tuned_layers"):
-        value = data["encoder"].get(name)
-        if value and Path(value).parent.resolve() == Path(directory).resolve():
-            data["encoder"][name] = Path(value).name
+    for encoder in (data["encoder"], (data.get("fast") or {}).get("encoder") or {}):
+        for name in ("kept_vocab", "tuned_layers"):
+            value = encoder.get(name)
+            if value and Path(value).parent.resolve() == Path(directory).resolve():
+                encoder[name] = Path(value).name
     tmp = Path(directory) / "config.json.tmp"
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
     tmp.replace(Path(directory) / "config.json")

@@ -16,7 +16,7 @@ path that serving, evaluation and calibration share.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -28,6 +28,7 @@ from healthtag.text.article import Article
 from .chunking import ArticleTokens, tokenize_article
 from .model_config import (  # noqa: F401 - re-exported
     MODEL_FORMAT,
+    RUNTIMES,
     ModelConfig,
     ModelLoadError,
     read_model_config,
@@ -38,6 +39,23 @@ from .runtime import EncoderSettings, build_article_encoder, describe_precision
 
 
 TUNED_LAYERS_FILE = "tuned_layers.safetensors"
+FAST_LAYERS_FILE = "fast_layers.safetensors"
+
+
+def choose_runtime(config: ModelConfig, requested: str = "auto") -> str:
+    """``full`` or ``fast``: ``auto`` takes the fast path wherever the model directory has one.
+
+    The fast path is validated against the full one when it is made (its record sits in
+    ``config.fast.validation``), so it is the default; ``full`` remains for checking it.
+    """
+    if requested not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {RUNTIMES}, not {requested!r}")
+    if requested == "fast" and config.fast is None:
+        raise ModelLoadError("this model directory has no fast path (distil one with "
+                             "python -m healthtag.training.distill)")
+    if requested == "auto":
+        return "fast" if config.fast is not None else "full"
+    return requested
 
 
 @dataclass
@@ -51,28 +69,44 @@ class NetworkOutput:
 class TopicSummaryModel:
     """Encoder + heads + settings of one model directory."""
 
-    def __init__(self, directory: Path, config: ModelConfig, heads: MultiTaskHeads, tokenizer, encoder) -> None:
+    def __init__(self, directory: Path, config: ModelConfig, heads: MultiTaskHeads, tokenizer, encoder,
+                 runtime: str = "full") -> None:
         self.directory = directory
         self.config = config
         self.heads = heads
         self.tokenizer = tokenizer
         self.encoder = encoder
+        self.runtime = runtime
 
     @property
     def settings(self) -> EncoderSettings:
-        return self.config.encoder
+        """The encoder this instance runs: the full one, or the fast path's distilled one."""
+        return self.config.fast.encoder if self.runtime == "fast" else self.config.encoder
 
     @property
     def runtime_note(self) -> str:
-        return describe_precision(self.settings.precision)
+        """One line: which runtime path runs, why, and in which arithmetic."""
+        settings = self.settings
+        if self.runtime == "fast":
+            full = self.config.fast.recipe.get("teacher_layers") or self.config.encoder.num_layers or "all"
+            path = (f"fast path ({settings.num_layers}-layer encoder distilled from the {full}-layer one; "
+                    "`--runtime full` runs the full encoder)")
+        else:
+            path = f"full path ({settings.num_layers or 'all'}-layer encoder)"
+        return f"{path}; {describe_precision(settings.precision)}"
 
     @property
     def labels(self) -> list[str]:
         return list(self.config.labels)
 
     @classmethod
-    def load(cls, directory: Path | str, *, allow_pickle: bool = False) -> "TopicSummaryModel":
-        """Open a model directory; ``allow_pickle`` only matters for a custom encoder shipped as pickles."""
+    def load(cls, directory: Path | str, *, allow_pickle: bool = False, runtime: str = "auto",
+             precision: str | None = None) -> "TopicSummaryModel":
+        """Open a model directory; ``runtime`` picks the full or the fast encoder (see `choose_runtime`).
+
+        ``precision`` overrides the arithmetic the config asks for (``fp32`` measures what a CPU
+        without bf16 computes, on any CPU). ``allow_pickle`` only matters for a custom encoder
+        shipped as pickles."""
         from safetensors.torch import load_file
 
         directory = Path(directory)
@@ -86,8 +120,14 @@ class TopicSummaryModel:
         except (RuntimeError, OSError) as exc:
             raise ModelLoadError(f"{weights}: does not fit the heads in config.json ({exc})") from exc
         heads.eval()
-        tokenizer, encoder = build_article_encoder(config.encoder, allow_pickle=allow_pickle)
-        return cls(directory, config, heads, tokenizer, encoder)
+        chosen = choose_runtime(config, runtime)
+        if precision is not None:   # replace() re-validates the value
+            config.encoder = replace(config.encoder, precision=precision)
+            if config.fast is not None:
+                config.fast.encoder = replace(config.fast.encoder, precision=precision)
+        settings = config.fast.encoder if chosen == "fast" else config.encoder
+        tokenizer, encoder = build_article_encoder(settings, allow_pickle=allow_pickle)
+        return cls(directory, config, heads, tokenizer, encoder, chosen)
 
     def tokenize(self, title: str, sentences: Sequence[str]) -> ArticleTokens:
         return tokenize_article(self.tokenizer, title, sentences, self.settings.window, self.settings.overlap)
@@ -130,6 +170,8 @@ def save_model(directory: Path, config: ModelConfig, heads: MultiTaskHeads, kept
         config.encoder.tuned_layers = TUNED_LAYERS_FILE
     else:
         (directory / TUNED_LAYERS_FILE).unlink(missing_ok=True)   # a retrain without tuning must not inherit it
+    if config.fast is None:   # a fast path distilled from earlier weights would not reproduce these
+        (directory / FAST_LAYERS_FILE).unlink(missing_ok=True)
     config.heads.hidden, config.heads.n_outputs, config.heads.head_hidden = (
         heads.hidden, heads.n_outputs, heads.head_hidden)
     save_file({k: v.contiguous() for k, v in heads.state_dict().items()}, str(directory / "heads.safetensors"))

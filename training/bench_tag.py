@@ -52,7 +52,8 @@ def write_articles(corpus: Path, n: int, path: Path) -> list[int]:
 
 _PATH_PROBE = ("import sys; from healthtag.models.runtime import describe_precision; "
                "from healthtag.models.model_config import read_model_config; from healthtag.resources import bundled_model_dir; "
-               "d = sys.argv[1] or bundled_model_dir(); print(describe_precision(read_model_config(d).encoder.precision))")
+               "c = read_model_config(sys.argv[1] or bundled_model_dir()); "
+               "print('fast path' if c.fast else 'no fast path', '|', describe_precision(c.encoder.precision))")
 
 
 def bench_environment(force_avx2: bool) -> dict[str, str]:
@@ -61,7 +62,8 @@ def bench_environment(force_avx2: bool) -> dict[str, str]:
 
 
 def runtime_path(model: Path | None, env: dict[str, str]) -> str:
-    """The encoder path a `healthtag tag` child will take, asked in a child with the same environment."""
+    """Whether the model has a fast path, and the arithmetic a `healthtag tag` child will run in,
+    asked in a child with the same environment."""
     out = subprocess.run([sys.executable, "-c", _PATH_PROBE, str(model or "")], capture_output=True, text=True, env=env)
     return out.stdout.strip() or f"unknown ({out.stderr.strip().splitlines()[-1] if out.stderr.strip() else 'no output'})"
 
@@ -80,7 +82,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--articles", type=int, default=1000)
     parser.add_argument("--model", type=Path, default=None)
-    parser.add_argument("--force-avx2", action="store_true", help="cap oneDNN and ATen at AVX2 in every child")
+    parser.add_argument("--force-avx2", action="store_true",
+                        help="cap oneDNN, ATen, MKL and FBGEMM at AVX2 in every child")
+    parser.add_argument("--runtime", choices=("both", "fast", "full"), default="both",
+                        help="which model path to time (both: the fast path and the full one, side by side)")
     args = parser.parse_args(argv)
     env = bench_environment(args.force_avx2)
     print(f"CPU: {cpu_info().describe()}")
@@ -95,24 +100,27 @@ def main(argv: list[str] | None = None) -> None:
         lengths = write_articles(args.corpus, args.articles, tmp_path / "bench.jsonl")
         write_articles(args.corpus, 1, tmp_path / "one.jsonl")
         write_articles(args.corpus, args.articles // 4, tmp_path / "quarter.jsonl")
-        modes = {
-            "default model (tags + model abstract)": model,
+        has_fast = "no fast path" not in runtime_path(args.model, env)
+        paths = [r for r in ("fast", "full") if args.runtime in (r, "both") and (r == "full" or has_fast)]
+        modes = {f"model, {r} path (tags + model abstract)": [*model, "--runtime", r] for r in paths}
+        modes.update({
             "--rules-only (Lead-N abstract)": ["--rules-only"],
             "TextRank baseline (rules + TextRank)": ["--rules-only", "--summarizer", "textrank"],
-        }
+        })
         rows = []
         for name, extra in modes.items():
             startup, _ = timed_run(tag + [str(tmp_path / "one.jsonl"), "-o", str(tmp_path / "o1"), *extra], env)
             seconds, rss = timed_run(tag + [str(tmp_path / "bench.jsonl"), "-o", str(tmp_path / "o"), *extra], env)
             n = sum(1 for _ in open(tmp_path / "o", encoding="utf-8"))
             rows.append((name, n, seconds, n / seconds, n / max(seconds - startup, 1e-9), startup, rss))
-        q_seconds, q_rss = timed_run(tag + [str(tmp_path / "quarter.jsonl"), "-o", str(tmp_path / "oq"), *model], env)
+        q_seconds, q_rss = timed_run(tag + [str(tmp_path / "quarter.jsonl"), "-o", str(tmp_path / "oq"),
+                                            *next(iter(modes.values()))], env)
     print(f"{len(lengths)} articles, median {statistics.median(lengths):.0f} chars, "
           f"mean {statistics.mean(lengths):.0f} chars; {time.strftime('%Y-%m-%d')}")
-    print(f"{'mode':40}{'records':>8}{'wall s':>9}{'art/s':>8}{'steady':>8}{'start s':>9}{'peak RSS MB':>13}")
+    print(f"{'mode':44}{'records':>8}{'wall s':>9}{'art/s':>8}{'steady':>8}{'start s':>9}{'peak RSS MB':>13}")
     for name, n, seconds, rate, steady, startup, rss in rows:
-        print(f"{name:40}{n:>8}{seconds:>9.1f}{rate:>8.1f}{steady:>8.1f}{startup:>9.1f}{rss:>13.0f}")
-    print(f"memory flatness, default model: {args.articles // 4} articles -> {q_rss:.0f} MB, "
+        print(f"{name:44}{n:>8}{seconds:>9.1f}{rate:>8.1f}{steady:>8.1f}{startup:>9.1f}{rss:>13.0f}")
+    print(f"memory flatness, {next(iter(modes))}: {args.articles // 4} articles -> {q_rss:.0f} MB, "
           f"{args.articles} articles -> {rows[0][6]:.0f} MB")
 
 

@@ -12,6 +12,7 @@ from healthtag.models.encoder_settings import EncoderSettings
 from healthtag.models.model_config import CombineSettings, SummaryBudget
 from healthtag.models.typed_config import load_yaml_config
 
+from .distill import DistillConfig
 from .finetune import FinetuneConfig
 from .heads_training import HeadTrainingConfig
 
@@ -56,6 +57,7 @@ class TrainConfig:
     data: DataConfig
     training: HeadTrainingConfig = field(default_factory=HeadTrainingConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     combination: CombineSettings = field(default_factory=CombineSettings)
     summary: SummaryBudget = field(default_factory=SummaryBudget)
     run_dir: str | None = None               # checkpoints, logs, feature cache (default runs/<name>)

@@ -200,8 +200,13 @@ def gate_accuracies(gate: GoldSet, dev: GoldSet, dev_scores: BatchScores | None,
 
 
 def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudget | None = None,
-             pages_dir: Path | None = None, gate_path: Path | None = None) -> tuple[dict, str]:
-    """The full report as (JSON-able dict, printable text); ``gate_path`` adds the general-news gate set."""
+             pages_dir: Path | None = None, gate_path: Path | None = None, runtime: str = "auto",
+             precision: str | None = None) -> tuple[dict, str]:
+    """The full report as (JSON-able dict, printable text); ``gate_path`` adds the general-news gate set.
+
+    ``runtime`` and ``precision`` choose the model's encoder path (see `TopicSummaryModel.load`), so
+    the fast path and the full one are evaluated by the same command.
+    """
     from healthtag.resources import bundled_label_model
 
     gold = load_gold(gold_path, pages_dir)
@@ -215,8 +220,9 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
     else:
         from healthtag.models.topic_model import TopicSummaryModel
 
-        model = TopicSummaryModel.load(model_dir)
+        model = TopicSummaryModel.load(model_dir, runtime=runtime, precision=precision)
         cfg = model.config
+        notes.append(f"runtime: {model.runtime_note}")
         budget = budget or cfg.summary
         scorer = Scorer(tax, cfg.labels, cfg.combination, network=model)
     scores = score_in_batches(scorer, gold.articles)
@@ -269,12 +275,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pages", type=Path, default=None, help="pages folder for page gold (default: the seeds)")
     parser.add_argument("--gate", type=Path, default=None, help="general-news gate set (gold format)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--runtime", default="auto", choices=("auto", "full", "fast"))
     args = parser.parse_args(argv)
     require_file(args.gold, "gold file (--gold)")
     if args.gate is not None:
         require_file(args.gate, "gate set (--gate)")
     try:
-        result, text = evaluate(args.gold, args.model, pages_dir=args.pages, gate_path=args.gate)
+        result, text = evaluate(args.gold, args.model, pages_dir=args.pages, gate_path=args.gate, runtime=args.runtime)
     except GoldError as exc:
         raise MissingInput(str(exc)) from exc
     print(text)

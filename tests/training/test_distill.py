@@ -1,0 +1,158 @@
+"""Tests of training.distill and the fast runtime path it writes into a model directory."""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from healthtag.inference.predictor import Predictor
+from healthtag.models.model_config import ModelLoadError, read_model_config
+from healthtag.models.multitask import MultiTaskHeads
+from healthtag.models.topic_model import FAST_LAYERS_FILE, TopicSummaryModel, choose_runtime
+from healthtag.training.config import load_train_config
+from healthtag.training.distill import DistillConfig, distillation_loss, run_distill
+from healthtag.training.fast_check import agreement, run_check, scored
+from support import SEEDS
+
+PAGE = (SEEDS / "003_a98c0e2f6a5c2cb4.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def distilled(tiny_model_dir: Path, tiny_config_path: Path, tmp_path_factory) -> tuple[Path, object]:
+    """A copy of the tiny 2-layer model with a 1-layer fast path distilled on the seed pages."""
+    base = tmp_path_factory.mktemp("distilled")
+    model_dir = base / "model"
+    shutil.copytree(tiny_model_dir, model_dir)
+    config = load_train_config(tiny_config_path)
+    config.run_dir = str(base / "run")
+    config.distill = DistillConfig(layers_from=[1], windows=64, steps=40, batch_windows=8, lr=1e-3, warmup=5,
+                                   check_articles=6)
+    run_distill(config, model_dir)
+    return model_dir, config
+
+
+def test_distillation_loss_is_zero_for_the_teachers_own_states_and_positive_otherwise():
+    torch.manual_seed(0)
+    heads = MultiTaskHeads(8, 3, head_hidden=4).eval()
+    states = torch.randn(2, 6, 8)
+    segment = torch.tensor([[-1, 0, 1, 1, 2, -1], [-1, 3, 3, 4, -1, -1]])
+    positions = torch.rand(2, 5, 4)
+    scale = torch.ones(8)
+    same = distillation_loss(states, states, segment, positions, heads, scale)
+    assert set(same) == {"tokens", "sentences", "window", "doc_head", "sentence_head"}
+    assert all(float(v.detach()) == 0.0 for v in same.values())
+    moved = distillation_loss(states + 0.1 * torch.randn_like(states), states, segment, positions, heads, scale)
+    assert all(float(v.detach()) > 0.0 for v in moved.values())
+    # padding and <s>/</s> never count: changing them changes nothing
+    padded = states.clone()
+    padded[segment < 0] += 5.0
+    assert all(float(v.detach()) == 0.0 for v in distillation_loss(padded, states, segment, positions, heads, scale).values())
+
+
+def test_distilled_fast_path_is_recorded_shipped_and_served(distilled):
+    model_dir, config = distilled
+    cfg = read_model_config(model_dir)
+    assert cfg.fast is not None and cfg.fast.encoder.num_layers == 1
+    assert Path(cfg.fast.encoder.tuned_layers) == model_dir / FAST_LAYERS_FILE and (model_dir / FAST_LAYERS_FILE).is_file()
+    raw = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    assert raw["fast"]["encoder"]["tuned_layers"] == FAST_LAYERS_FILE   # relative: the directory can move
+    history = cfg.fast.recipe["history"]
+    assert history[-1]["step"] == 40 and len(cfg.fast.recipe["check_articles"]) == 6
+    first, last = history[0], history[-1]
+    assert sum(v for k, v in last.items() if k not in ("step", "seconds")) < \
+        sum(v for k, v in first.items() if k not in ("step", "seconds"))
+    assert choose_runtime(cfg) == "fast" and choose_runtime(cfg, "full") == "full"
+    fast, full = Predictor.load(model_dir), Predictor.load(model_dir, runtime="full")
+    assert fast.model.runtime == "fast" and len(fast.model.encoder.model.encoder.layer) == 1
+    assert full.model.runtime == "full" and len(full.model.encoder.model.encoder.layer) == 2
+    assert "fast path (1-layer encoder distilled from the 2-layer one" in fast.model.runtime_note
+    fast_records, full_records = fast.predict_page(PAGE, "p"), full.predict_page(PAGE, "p")
+    assert [r.id for r in fast_records] == [r.id for r in full_records] and all(r.error is None for r in fast_records)
+    # the student's trained weights are what serves, not the teacher layer it started from
+    from safetensors.torch import load_file
+
+    shipped = load_file(str(model_dir / FAST_LAYERS_FILE))
+    served = fast.model.encoder.model.state_dict()
+    assert all(torch.equal(v.to(served[k].dtype), served[k]) for k, v in shipped.items())
+    teacher_layer = full.model.encoder.model.state_dict()
+    assert any(not torch.equal(v, teacher_layer[k.replace("layer.0.", "layer.1.")].float()) for k, v in shipped.items())
+
+
+def test_fast_path_is_the_same_model_run_cheaper_and_the_check_records_it(distilled):
+    model_dir, config = distilled
+    record = run_check(config, model_dir)
+    assert record["agreement"]["articles"] == 6
+    assert 0.0 <= record["agreement"]["same_topics"] <= 1.0 and record["agreement"]["score_diff_mean"] >= 0.0
+    assert set(record["gold"]) >= {"full", "fast"} and "micro_f1" in record["gold"]["fast"]
+    saved = read_model_config(model_dir).fast.validation
+    assert "fast/bf16" in saved and saved["fast/bf16"]["cpu"]
+    # the heads and thresholds are the model's own: one config, two encoders
+    fast = TopicSummaryModel.load(model_dir, runtime="fast")
+    full = TopicSummaryModel.load(model_dir, runtime="full")
+    assert fast.config.thresholds == full.config.thresholds
+    assert all(torch.equal(a, b) for a, b in zip(fast.heads.state_dict().values(), full.heads.state_dict().values()))
+
+
+def test_agreement_counts_identical_decisions():
+    from healthtag.inference.predictor import Prediction, TopicTag
+
+    a = [Prediction("1", "s", health=True, labels=[TopicTag("tcm", "中医药", 0.9)], summary="甲乙丙。"),
+         Prediction("2", "s", health=False)]
+    b = [Prediction("1", "s", health=True, labels=[TopicTag("tcm", "中医药", 0.8), TopicTag("workforce", "人才", 0.6)],
+                    summary="甲乙丙。"),
+         Prediction("2", "s", health=False)]
+    out = agreement(a, b, np.array([[0.9, 0.1], [0.2, 0.9]]), np.array([[0.8, 0.6], [0.2, 0.9]]))
+    assert out["same_health"] == 1.0 and out["same_topics"] == 0.5 and out["topic_jaccard"] == 0.75
+    assert out["same_summary"] == 1.0 and out["score_diff_mean"] == pytest.approx(0.15)
+
+
+def test_asking_for_a_fast_path_a_model_lacks_is_a_clear_error(tiny_model_dir: Path):
+    with pytest.raises(ModelLoadError, match="no fast path"):
+        TopicSummaryModel.load(tiny_model_dir, runtime="fast")
+    with pytest.raises(ValueError, match="runtime must be one of"):
+        TopicSummaryModel.load(tiny_model_dir, runtime="quick")
+    assert TopicSummaryModel.load(tiny_model_dir).runtime == "full"   # auto without a fast path
+
+
+def test_precision_override_is_validated(tiny_model_dir: Path):
+    model = TopicSummaryModel.load(tiny_model_dir, precision="fp32")
+    assert model.settings.precision == "fp32"
+    with pytest.raises(ValueError, match="precision"):
+        TopicSummaryModel.load(tiny_model_dir, precision="fp8")
+
+
+def test_retraining_without_a_fast_path_removes_the_stale_layers(distilled, tmp_path):
+    from healthtag.models.topic_model import save_model
+
+    model_dir, _ = distilled
+    copy = tmp_path / "m"
+    shutil.copytree(model_dir, copy)
+    model = TopicSummaryModel.load(copy, runtime="full")
+    config = replace(model.config, fast=None)
+    save_model(copy, config, model.heads, None)
+    assert not (copy / FAST_LAYERS_FILE).exists() and read_model_config(copy).fast is None
+
+
+def test_distill_config_is_checked():
+    with pytest.raises(ValueError, match="layers_from"):
+        DistillConfig(layers_from=[])
+    with pytest.raises(ValueError, match="steps"):
+        DistillConfig(steps=0)
+
+
+def test_scored_gives_predictions_and_scores_in_order(distilled):
+    model_dir, _ = distilled
+    predictor = Predictor.load(model_dir)
+    from healthtag.inference.segment import segment_page
+    from healthtag.inference.ingest import page_from_text
+
+    arts = [a for a in segment_page(page_from_text(PAGE, "p")) if a.kind == "article"]
+    preds, matrix = scored(predictor, arts, batch=2)
+    assert [p.id for p in preds] == [a.id for a in arts] and matrix.shape == (len(arts), len(predictor.model.labels))
+    again = list(predictor.predict_articles(arts))
+    assert [p.to_dict() for p in preds] == [p.to_dict() for p in again]
+

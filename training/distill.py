@@ -1,0 +1,334 @@
+"""Distil the shipped encoder into a shallow student: the fast runtime path.
+
+The full encoder (7 layers of e5-small, the top two fine-tuned) costs about
+25 GFLOP per median article; on a CPU without native bf16 that caps tagging
+at a few articles per second. The student keeps the encoder's embeddings,
+window layout and width, and has only ``layers_from`` layers, initialised
+from those layers of the teacher and trained to reproduce what the model's
+heads read: the token states, the mean state of every sentence and window,
+and the heads' own outputs on them. The heads and thresholds stay the
+teacher's, so the fast path is the same model run cheaper, and its agreement
+with the full path can be measured on unlabeled text as well as on gold.
+
+Steps (all on the unlabeled pool the training config names; gold ids stay out):
+
+1. sample ``windows`` encoder windows from the pool and run the teacher once
+   over them, storing its token states (float16 memory map under the run
+   directory) with each token's sentence and each sentence's position
+   features, so the student's steps never rerun the teacher;
+2. train the student (AdamW, warm-up then linear decay) for ``steps`` batches;
+3. write ``fast_layers.safetensors`` and the ``fast`` entry of the model's
+   ``config.json``; ``healthtag.training.fast_check`` then measures it.
+
+    python -m healthtag.training.distill --config configs/default.yaml
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from healthtag.models.chunking import ArticleTokens, tokenize_article
+from healthtag.models.encoder_cache import building
+from healthtag.models.model_config import FastPath, read_model_config, write_model_config
+from healthtag.models.multitask import N_POSITION_FEATURES, MultiTaskHeads, position_features
+from healthtag.models.runtime import build_article_encoder, resolve_precision
+from healthtag.models.topic_model import FAST_LAYERS_FILE, TopicSummaryModel
+from healthtag.models.tuned_layers import save_tuned_layers
+from healthtag.text.article import Article
+from torch import nn
+from tqdm import tqdm
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DistillConfig:
+    """The ``distill:`` section of a training config: how the fast path's student is made."""
+
+    layers_from: list[int] = field(default_factory=lambda: [0, 6])   # teacher layers the student starts from
+    windows: int = 12000          # teacher windows sampled from the pool (the student's training set)
+    steps: int = 2500
+    batch_windows: int = 16
+    lr: float = 3e-4
+    warmup: int = 50              # steps of linearly rising learning rate, then linear decay
+    check_articles: int = 200     # pool articles kept out of training, for the agreement check
+    seed: int = 13
+
+    def __post_init__(self) -> None:
+        if not self.layers_from or any(i < 0 for i in self.layers_from):
+            raise ValueError("distill.layers_from must list teacher layer indices (>= 0)")
+        for name in ("windows", "steps", "batch_windows", "check_articles"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"distill.{name} must be >= 1, not {getattr(self, name)}")
+        if self.lr <= 0 or self.warmup < 0:
+            raise ValueError("distill.lr must be > 0 and distill.warmup >= 0")
+
+
+# ------------------------------------------------------------ teacher targets
+
+@dataclass
+class TeacherWindows:
+    """Teacher outputs for sampled windows: what each training step compares the student with."""
+
+    states: np.ndarray        # [W, T, H] float16 (memory-mapped): teacher token states
+    ids: np.ndarray           # [W, T] int32 input ids (<s> … </s>, then padding)
+    lengths: np.ndarray       # [W] tokens in the row, <s> and </s> included
+    segment: np.ndarray       # [W, T] int32: 0 = title, k = sentence k-1 of its article; -1 = <s>, </s>, padding
+    positions: np.ndarray     # [W, S, 4] float32 position features of the window's sentences (segment k at row k)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+
+def sample_windows(tokens: Sequence[ArticleTokens], articles: Sequence[Article], count: int,
+                   rng: np.random.Generator) -> list[tuple[int, int]]:
+    """``count`` (article, window) pairs drawn without replacement from every window of ``tokens``."""
+    pairs = [(a, w) for a, t in enumerate(tokens) for w in range(len(t.windows))]
+    pick = rng.choice(len(pairs), size=min(count, len(pairs)), replace=False)
+    return [pairs[i] for i in sorted(pick)]
+
+
+def teacher_windows(model: TopicSummaryModel, articles: Sequence[Article], tokens: Sequence[ArticleTokens],
+                    pairs: Sequence[tuple[int, int]], target: Path, batch: int = 16) -> TeacherWindows:
+    """Run the teacher over the sampled windows once (or reuse a finished run at ``target``)."""
+    window, hidden = model.settings.window, model.encoder.hidden_size
+    if not (target / "done.json").exists():
+        encoder = model.encoder
+        bos, eos, pad = encoder.bos_id, encoder.eos_id, encoder.pad_id
+        n = len(pairs)
+        max_sent = max(1 + max(tokens[a].segment_of_token[s:e] or [0]) for a, w in pairs
+                       for s, e in [tokens[a].windows[w]])
+        with building(target) as tmp:
+            states = np.lib.format.open_memmap(tmp / "states.npy", mode="w+", dtype=np.float16,
+                                               shape=(n, window, hidden))
+            ids = np.full((n, window), pad, dtype=np.int32)
+            segment = np.full((n, window), -1, dtype=np.int32)
+            lengths = np.zeros(n, dtype=np.int32)
+            positions = np.zeros((n, max_sent, N_POSITION_FEATURES), dtype=np.float32)
+            for row, (a, w) in enumerate(pairs):
+                start, end = tokens[a].windows[w]
+                content = tokens[a].ids[start:end]
+                ids[row, :len(content) + 2] = [bos, *content, eos]
+                segment[row, 1:1 + len(content)] = tokens[a].segment_of_token[start:end]
+                lengths[row] = len(content) + 2
+                sents = articles[a].sentences
+                if sents:
+                    feats = position_features(len(sents), [len(s) for s in sents]).numpy()
+                    top = min(len(sents), max_sent - 1)
+                    positions[row, 1:1 + top] = feats[:top]
+            order = np.argsort(-lengths, kind="stable")
+            with torch.inference_mode(), tqdm(total=n, desc="teacher windows", unit="win", file=sys.stderr) as bar:
+                for first in range(0, n, batch):
+                    rows = order[first:first + batch]
+                    width = int(lengths[rows].max())
+                    input_ids = torch.from_numpy(ids[rows, :width].astype(np.int64))
+                    mask = (torch.arange(width)[None, :] < torch.from_numpy(lengths[rows])[:, None]).long()
+                    out = encoder.model(input_ids=input_ids, attention_mask=mask).last_hidden_state.float().numpy()
+                    states[rows, :width] = out
+                    bar.update(len(rows))
+            states.flush()
+            for name, array in (("ids", ids), ("segment", segment), ("lengths", lengths), ("positions", positions)):
+                np.save(tmp / f"{name}.npy", array)
+            (tmp / "done.json").write_text(json.dumps({"windows": n, "hidden": hidden}), encoding="utf-8")
+    return TeacherWindows(np.load(target / "states.npy", mmap_mode="r"), np.load(target / "ids.npy"),
+                          np.load(target / "lengths.npy"), np.load(target / "segment.npy"),
+                          np.load(target / "positions.npy"))
+
+
+# ------------------------------------------------------------ the student
+
+def student_from(model: TopicSummaryModel, layers_from: Sequence[int]) -> nn.Module:
+    """A float32 copy of the teacher's encoder (tuned layers included) keeping only ``layers_from``, in order."""
+    _, full = build_article_encoder(replace(model.settings, precision="fp32"))
+    student = full.model
+    have = len(student.encoder.layer)
+    if max(layers_from) >= have:
+        raise ValueError(f"distill.layers_from names layer {max(layers_from)}, but the teacher has {have}")
+    student.encoder.layer = nn.ModuleList([copy.deepcopy(student.encoder.layer[i]) for i in layers_from])
+    student.config.num_hidden_layers = len(layers_from)
+    for p in student.embeddings.parameters():   # the embeddings stay the base encoder's: the student ships layers only
+        p.requires_grad = False
+    return student
+
+
+def distillation_loss(student_states: torch.Tensor, teacher_states: torch.Tensor, segment: torch.Tensor,
+                      positions: torch.Tensor, heads: MultiTaskHeads, scale: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The terms the student is trained on, each a mean squared error; their sum is the loss.
+
+    ``tokens``, ``sentences`` and ``window``: token states, per-sentence and per-window mean states,
+    each dimension divided by the teacher's spread so no dimension dominates; ``doc_head`` and
+    ``sentence_head``: the heads' logits on the window and sentence means (the window standing in
+    for the article), which is what the tags and the abstract are decided on.
+    """
+    content = segment >= 0
+    norm = lambda x: x / scale   # noqa: E731
+    terms = {"tokens": (norm(student_states - teacher_states) ** 2)[content].mean()}
+    base = torch.where(content, segment, torch.full_like(segment, 10**6)).min(dim=1, keepdim=True).values
+    local = torch.where(content, segment - base, torch.full_like(segment, -1))
+    n_seg = int(local.max()) + 1
+    onehot = (local[:, None, :] == torch.arange(n_seg)[None, :, None]).float()          # [B, S, T]
+    counts = onehot.sum(-1, keepdim=True)
+    present = counts[..., 0] > 0
+    s_mean, t_mean = onehot @ student_states / counts.clamp(min=1), onehot @ teacher_states / counts.clamp(min=1)
+    terms["sentences"] = (norm(s_mean - t_mean) ** 2)[present].mean()
+    weights = content[..., None].float()
+    s_win = (student_states * weights).sum(1) / weights.sum(1)
+    t_win = (teacher_states * weights).sum(1) / weights.sum(1)
+    terms["window"] = (norm(s_win - t_win) ** 2).mean()
+    terms["doc_head"] = F.mse_loss(heads.doc_logits(s_win), heads.doc_logits(t_win))
+    absolute = base + torch.arange(n_seg)[None, :]                                      # [B, S] segment ids
+    is_sentence = present & (absolute >= 1) & (absolute < positions.shape[1])
+    if bool(is_sentence.any()):
+        b, s = is_sentence.nonzero(as_tuple=True)
+        pos = positions[b, absolute[b, s]]
+        terms["sentence_head"] = F.mse_loss(heads.sentence_logits(s_mean[b, s], s_win[b], pos),
+                                            heads.sentence_logits(t_mean[b, s], t_win[b], pos))
+    return terms
+
+
+def train_student(student: nn.Module, heads: MultiTaskHeads, data: TeacherWindows, config: DistillConfig,
+                  use_bf16: bool) -> list[dict]:
+    """Train ``student`` in place on the stored teacher windows; returns the loss history."""
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    heads = copy.deepcopy(heads).eval()
+    for p in heads.parameters():
+        p.requires_grad = False
+    sample = rng.choice(len(data), size=min(256, len(data)), replace=False)
+    stored = np.stack([data.states[r] for r in sorted(sample)]).astype(np.float32)
+    scale = torch.from_numpy(stored[data.segment[sorted(sample)] >= 0].std(0)).clamp(min=1e-3)
+    params = [p for p in student.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.01)
+    warm = max(1, config.warmup)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min((s + 1) / warm, max(0.02, (config.steps - s) / max(1, config.steps - warm))))
+    student.train()
+    history, running, started = [], {}, time.perf_counter()
+    bar = tqdm(range(config.steps), desc="distil", unit="step", file=sys.stderr)
+    for step in bar:
+        rows = np.sort(rng.choice(len(data), size=min(config.batch_windows, len(data)), replace=False))
+        width = int(data.lengths[rows].max())
+        input_ids = torch.from_numpy(data.ids[rows, :width].astype(np.int64))
+        mask = (torch.arange(width)[None, :] < torch.from_numpy(data.lengths[rows])[:, None]).long()
+        teacher = torch.from_numpy(data.states[rows, :width].astype(np.float32))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+            out = student(input_ids=input_ids, attention_mask=mask).last_hidden_state
+        terms = distillation_loss(out.float(), teacher, torch.from_numpy(data.segment[rows, :width].astype(np.int64)),
+                                  torch.from_numpy(data.positions[rows]), heads, scale)
+        loss = sum(terms.values())
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimiser.step()
+        schedule.step()
+        for k, v in terms.items():
+            value = float(v.detach())
+            running[k] = 0.98 * running.get(k, value) + 0.02 * value
+        bar.set_postfix(loss=f"{sum(running.values()):.3f}")
+        if (step + 1) % max(1, config.steps // 10) == 0 or step + 1 == config.steps:
+            history.append({"step": step + 1, **{k: round(v, 4) for k, v in running.items()},
+                            "seconds": round(time.perf_counter() - started, 1)})
+            log.info("distil step %d: %s", step + 1, history[-1])
+    student.eval()
+    return history
+
+
+# ------------------------------------------------------------ the recipe
+
+def pool_articles(config) -> list[Article]:
+    """The unlabeled pool the training config names (seed pages, corpora, inews, People's Daily), gold ids left out."""
+    from healthtag.resources import bundled_seeds_dir
+
+    from .build_weak_dataset import corpus_articles, gold_ids, inews_articles, peoples_daily_articles, seed_articles
+
+    data = config.data
+    articles = list(seed_articles(Path(data.seeds) if data.seeds else bundled_seeds_dir()))
+    for corpus in [c for c in [data.corpus, *data.extra_corpora] if c]:
+        articles += list(corpus_articles(Path(corpus)))
+    if not data.no_inews:
+        articles += list(inews_articles(limit=data.inews_limit))
+    if data.peoples_daily:
+        articles += list(peoples_daily_articles(data.peoples_daily))
+    excluded = gold_ids(data.exclude_gold)
+    return [a for a in articles if a.id not in excluded and (a.text.strip() or a.title.strip())]
+
+
+def split_pool(articles: Sequence[Article], check: int, seed: int) -> tuple[list[Article], list[Article]]:
+    """(training articles, check articles): the check articles are never distilled on."""
+    order = np.random.default_rng(seed).permutation(len(articles))
+    check_idx = set(order[:check].tolist())
+    return ([a for i, a in enumerate(articles) if i not in check_idx],
+            [a for i, a in enumerate(articles) if i in check_idx])
+
+
+def run_distill(config, model_dir: Path | None = None) -> Path:
+    """Distil ``model_dir`` (default: the config's output) and record its fast path; returns the layers file."""
+    from .preflight import require_file
+
+    started = time.perf_counter()
+    settings: DistillConfig = config.distill
+    model_dir = Path(model_dir or config.out)
+    for corpus in [c for c in [config.data.corpus, *config.data.extra_corpora] if c]:
+        require_file(corpus, "unlabeled corpus (data.corpus / data.extra_corpora)")
+    model = TopicSummaryModel.load(model_dir, runtime="full")
+    articles, check = split_pool(pool_articles(config), settings.check_articles, settings.seed)
+    tokens = [tokenize_article(model.tokenizer, a.title, a.sentences, model.settings.window, model.settings.overlap,
+                               max_tokens=config.data.max_train_tokens) for a in articles]
+    pairs = sample_windows(tokens, articles, settings.windows, np.random.default_rng(settings.seed))
+    key = hashlib.sha1(json.dumps([settings.windows, settings.seed, settings.check_articles,
+                                   config.data.max_train_tokens, model_fingerprint(model_dir),
+                                   [a.id for a in articles]], sort_keys=True).encode()).hexdigest()[:12]
+    data = teacher_windows(model, articles, tokens, pairs, config.run_path / "distill" / f"teacher-{key}")
+    student = student_from(model, settings.layers_from)
+    history = train_student(student, model.heads, data, settings,
+                            use_bf16=resolve_precision(model.settings.precision) == "bf16")
+    path = model_dir / FAST_LAYERS_FILE
+    save_tuned_layers(student, list(range(len(settings.layers_from))), path)
+    cfg = read_model_config(model_dir)
+    cfg.fast = FastPath(
+        encoder=replace(cfg.encoder, num_layers=len(settings.layers_from), tuned_layers=str(path)),
+        recipe={"layers_from": list(settings.layers_from), "teacher_layers": len(model.encoder.model.encoder.layer),
+                "windows": len(data), "steps": settings.steps, "batch_windows": settings.batch_windows,
+                "lr": settings.lr, "seed": settings.seed, "check_articles": [a.id for a in check],
+                "history": history, "minutes": round((time.perf_counter() - started) / 60, 1)})
+    write_model_config(model_dir, cfg)
+    log.info("fast path written: %s (%d layers from teacher layers %s), %.0f min", path,
+             len(settings.layers_from), settings.layers_from, (time.perf_counter() - started) / 60)
+    return path
+
+
+def model_fingerprint(model_dir: Path) -> str:
+    """What the teacher's outputs depend on: its encoder settings and tuned layers."""
+    from healthtag.models.encoder_cache import file_digest
+
+    cfg = read_model_config(model_dir)
+    tuned = cfg.encoder.tuned_layers
+    return json.dumps([cfg.encoder.num_layers, cfg.encoder.window, cfg.encoder.overlap, cfg.encoder.spec,
+                       file_digest(Path(cfg.encoder.kept_vocab)) if cfg.encoder.kept_vocab else None,
+                       file_digest(Path(tuned)) if tuned else None, file_digest(model_dir / "heads.safetensors")])
+
+
+def main(argv: list[str] | None = None) -> None:
+    from .config import load_train_config
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, required=True, help="training config (data pool, distill section)")
+    parser.add_argument("--model", type=Path, default=None, help="model directory to distil (default: the config's out)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    run_distill(load_train_config(args.config), args.model)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""How closely a model's fast path reproduces its full path, recorded in the model directory.
+
+Two kinds of evidence, side by side:
+
+- **agreement** on the pool articles the distillation kept out (unlabeled, so
+  thousands of decisions rather than a gold file's few hundred): the share of
+  articles whose health flag, topic set and abstract are identical on both
+  paths, how far the final scores move, and ROUGE-L of the fast abstract
+  against the full one;
+- **gold figures**: `healthtag evaluate` on the calibration file (dev, with
+  cross-validated thresholds) and the gate set, once per path, with the
+  differences the quality bar is stated in (micro-F1, macro-F1, non_health
+  accuracy, ROUGE-L).
+
+Each run is recorded under ``fast.validation["<runtime>/<precision>"]`` in
+``config.json`` with the CPU it ran on; ``--precision fp32`` measures what a
+CPU without native bf16 computes.
+
+    python -m healthtag.training.fast_check --config configs/default.yaml [--precision fp32]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from healthtag.inference.predictor import Prediction, Predictor
+from healthtag.models.cpu_info import cpu_info
+from healthtag.models.model_config import read_model_config, write_model_config
+from healthtag.text.article import Article
+
+log = logging.getLogger(__name__)
+
+GOLD_KEYS = (("micro_f1", "micro-F1"), ("macro_f1", "macro-F1"), ("non_health_dev", "non_health (dev)"),
+             ("non_health_gate", "non_health (gate set)"), ("rouge_l", "ROUGE-L"))
+
+
+def agreement(full: Sequence[Prediction], fast: Sequence[Prediction], full_scores: np.ndarray,
+              fast_scores: np.ndarray) -> dict:
+    """How often the two paths decide the same, over the same articles in the same order."""
+    from .evaluate import rouge_scores
+
+    pairs = [(a, b) for a, b in zip(full, fast) if a.error is None and b.error is None]
+    same_health = np.mean([a.health == b.health for a, b in pairs])
+    same_topics = np.mean([{t.id for t in a.labels} == {t.id for t in b.labels} for a, b in pairs])
+    jaccard = np.mean([len(x & y) / len(x | y) if x | y else 1.0
+                       for x, y in (({t.id for t in a.labels}, {t.id for t in b.labels}) for a, b in pairs)])
+    both = [(a.summary, b.summary) for a, b in pairs if a.summary and b.summary]
+    diff = np.abs(full_scores - fast_scores)
+    return {
+        "articles": len(pairs),
+        "same_health": round(float(same_health), 4),
+        "same_topics": round(float(same_topics), 4),
+        "topic_jaccard": round(float(jaccard), 4),
+        "same_summary": round(float(np.mean([x == y for x, y in both])) if both else 1.0, 4),
+        "summary_rouge_l_vs_full": rouge_scores([y for _, y in both], [x for x, _ in both])["rouge_l"] if both else 1.0,
+        "score_diff_mean": round(float(diff.mean()), 4),
+        "score_diff_p99": round(float(np.quantile(diff, 0.99)), 4),
+    }
+
+
+def scored(predictor: Predictor, articles: Sequence[Article], batch: int = 16) -> tuple[list[Prediction], np.ndarray]:
+    """Predictions and the final score matrix (config label order) of ``articles``, one encoder pass."""
+    preds, matrices = [], []
+    for first in range(0, len(articles), batch):
+        p, scores = predictor.predict_with_scores(list(articles[first:first + batch]))
+        preds += p
+        matrices.append(scores.combined)
+    return preds, np.concatenate(matrices)
+
+
+def gold_figures(model_dir: Path, gold: Path, gate: Path | None, runtime: str, precision: str | None) -> dict:
+    """The figures of `healthtag evaluate` that the fast path must keep, for one path."""
+    from .evaluate import evaluate
+
+    result, _ = evaluate(gold, model_dir, gate_path=gate, runtime=runtime, precision=precision)
+    model = result["topics"]["model"]
+    out = {"micro_f1": model["micro_f1"], "macro_f1": model["macro_f1"],
+           "non_health_dev": model["non_health_accuracy"],
+           "rouge_l": result["summaries"].get("model", {}).get("rouge_l")}
+    if "gate" in result:
+        out["non_health_gate"] = result["gate"]["non_health_accuracy"]["model"]
+    return out
+
+
+def run_check(config, model_dir: Path | None = None, precision: str | None = None) -> dict:
+    from .distill import pool_articles
+
+    model_dir = Path(model_dir or config.out)
+    cfg = read_model_config(model_dir)
+    if cfg.fast is None:
+        raise SystemExit(f"{model_dir}: no fast path to check (python -m healthtag.training.distill first)")
+    wanted = set(cfg.fast.recipe.get("check_articles", []))
+    articles = [a for a in pool_articles(config) if a.id in wanted]
+    if len(articles) < len(wanted):
+        log.warning("%d of the %d check articles are not in this pool (other corpora?)", len(wanted) - len(articles),
+                    len(wanted))
+    started = time.perf_counter()
+    runs = {}
+    for runtime in ("full", "fast"):
+        predictor = Predictor.load(model_dir, runtime=runtime, precision=precision)
+        runs[runtime] = (predictor.model.runtime_note, *scored(predictor, articles))
+    record = {
+        "cpu": cpu_info().describe(),
+        "paths": {k: v[0] for k, v in runs.items()},
+        "date": time.strftime("%Y-%m-%d"),
+        "agreement": agreement(runs["full"][1], runs["fast"][1], runs["full"][2], runs["fast"][2]),
+    }
+    gold = Path(config.data.calibration_gold)
+    gate = Path(config.data.gate_gold) if config.data.gate_gold else None
+    if gold.is_file():
+        record["gold"] = {rt: gold_figures(model_dir, gold, gate if gate and gate.is_file() else None, rt, precision)
+                          for rt in ("full", "fast")}
+        record["gold"]["file"] = str(gold)
+        record["gold"]["gate_file"] = str(gate) if gate else None
+    else:
+        log.warning("%s: not found, so no gold figures (agreement only)", gold)
+    record["minutes"] = round((time.perf_counter() - started) / 60, 1)
+    cfg = read_model_config(model_dir)
+    key = f"fast/{precision or cfg.fast.encoder.precision}"
+    cfg.fast.validation[key] = record
+    write_model_config(model_dir, cfg)
+    return record
+
+
+def format_record(record: dict) -> str:
+    a = record["agreement"]
+    lines = [f"CPU: {record['cpu']}", *(f"{k}: {v}" for k, v in record["paths"].items()),
+             f"agreement on {a['articles']} held-out pool articles: health {a['same_health']:.3f}, "
+             f"topic sets {a['same_topics']:.3f} (Jaccard {a['topic_jaccard']:.3f}), abstracts {a['same_summary']:.3f} "
+             f"(ROUGE-L vs full {a['summary_rouge_l_vs_full']:.3f}), score |diff| mean {a['score_diff_mean']:.4f}, "
+             f"p99 {a['score_diff_p99']:.4f}"]
+    gold = record.get("gold")
+    if gold:
+        lines.append(f"gold ({gold['file']}, gate {gold['gate_file']}):   full     fast   fast-full")
+        for key, name in GOLD_KEYS:
+            full, fast = gold["full"].get(key), gold["fast"].get(key)
+            if full is not None and fast is not None:
+                lines.append(f"  {name:24}{full:>8.3f} {fast:>8.3f} {fast - full:>+9.3f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from .config import load_train_config
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, required=True, help="training config (pool, gold files)")
+    parser.add_argument("--model", type=Path, default=None, help="model directory (default: the config's out)")
+    parser.add_argument("--precision", choices=("bf16", "fp32"), default=None,
+                        help="run both paths in this arithmetic (fp32: what CPUs without bf16 compute)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    print(format_record(run_check(load_train_config(args.config), args.model, args.precision)))
+
+
+if __name__ == "__main__":
+    main()
