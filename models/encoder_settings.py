@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 PRECISIONS = ("bf16", "fp32", "int8")
+FALLBACKS = ("fp32", "int8")
 
 
 @dataclass
@@ -28,10 +29,14 @@ class EncoderSettings:
     overlap: int = 32
     batch_windows: int = 16
     tuned_layers: str | None = None       # safetensors of top layers fine-tuned on the weak labels (replace the base ones)
+    fallback: str = "fp32"                # what bf16 runs as where the CPU has no native bf16: fp32 (the same
+                                          # vectors) or int8 (see runtime.int8_linears; only where it was validated)
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ValueError(f"encoder precision must be one of {PRECISIONS}, not {self.precision!r}")
+        if self.fallback not in FALLBACKS:
+            raise ValueError(f"encoder fallback must be one of {FALLBACKS}, not {self.fallback!r}")
         if self.num_layers is not None and self.num_layers < 1:
             raise ValueError(f"num_layers must be >= 1, not {self.num_layers}")
         if not 0 <= self.overlap < self.window:

@@ -28,40 +28,54 @@ def bf16_is_fast() -> bool:
         return False
 
 
-def resolve_precision(requested: str) -> str:
-    """The precision to run: bf16 falls back to fp32 on CPUs without native bf16.
+def resolve_precision(requested: str, fallback: str = "fp32") -> str:
+    """The precision to run: bf16 falls back to ``fallback`` on CPUs without native bf16.
 
     bf16 and fp32 give the same pooled vectors (cosine >= 0.9999 on corpus
     articles), so a model trained on one runs on the other unchanged; bf16 is
-    only a speed choice. int8 dynamic quantisation is not equivalent (article
-    vectors at mean cosine 0.92 to fp32, see training/bench_precision.py), so
-    it is never substituted silently.
+    only a speed choice. int8 (`int8_linears`) moves the vectors a little, so it
+    is substituted only where a model directory names it as its fallback, which
+    it does for a path whose int8 run was validated (``fast.validation``).
     """
     if requested == "bf16" and not bf16_is_fast():
-        return "fp32"
+        return fallback
     return requested
 
 
-def describe_precision(requested: str) -> str:
+def describe_precision(requested: str, fallback: str = "fp32") -> str:
     """One line saying which arithmetic the encoder runs in on this CPU, and why."""
-    running = resolve_precision(requested)
-    if requested == "bf16" and running == "fp32":
+    running = resolve_precision(requested, fallback)
+    if requested == "bf16" and running != "bf16":
         limits = isa_limits()
         why = ("bf16 kernels are capped off by " + ", ".join(f"{k}={v}" for k, v in limits.items())
                if limits else "this CPU has no native bf16")
+        if running == "int8":
+            return (f"encoder runs in int8 (attention and first FFN matrices; the rest fp32): {why}, "
+                    "and this model validated int8 as its fallback")
         return f"encoder runs in fp32: {why} (same vectors as bf16, slower)"
     if running == "bf16":
         return "encoder runs in bf16: this CPU has native bf16 dot products"
     return f"encoder runs in {running}, as the model's config asks"
 
 
+def int8_linears(model: torch.nn.Module) -> set[str]:
+    """The Linears that int8 keeps close: attention projections and the FFN's first matrix.
+
+    The FFN's second matrix reads the GELU output, where a few channels are far larger than
+    the rest; one int8 scale per row then flattens the others (article vectors of the 7-layer
+    encoder at cosine 0.84-0.87 to fp32 when it is quantised too, 0.995-0.997 when it stays fp32).
+    """
+    return {name for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Linear) and not (name.endswith("output.dense") and ".attention." not in name)}
+
+
 def quantize_dynamic_int8(model: torch.nn.Module) -> torch.nn.Module:
-    """int8 weights for every Linear: fast on CPUs without bf16, but it shifts the vectors."""
+    """Dynamic int8 for `int8_linears` (int8 weights, activations quantised per batch), the rest fp32."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from torch.ao.quantization import quantize_dynamic
 
-        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        return quantize_dynamic(model, int8_linears(model), dtype=torch.qint8)
 
 
 def build_article_encoder(settings: EncoderSettings, layers: tuple[int, ...] = (-1,), *, allow_pickle: bool = False):
@@ -84,7 +98,7 @@ def build_article_encoder(settings: EncoderSettings, layers: tuple[int, ...] = (
     if settings.tuned_layers:
         apply_tuned_layers(model, settings.tuned_layers)
     model.eval()
-    precision = resolve_precision(settings.precision)
+    precision = resolve_precision(settings.precision, settings.fallback)
     if precision == "int8":
         model = quantize_dynamic_int8(model)
     elif precision == "bf16":

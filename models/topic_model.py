@@ -93,7 +93,7 @@ class TopicSummaryModel:
                     "`--runtime full` runs the full encoder)")
         else:
             path = f"full path ({settings.num_layers or 'all'}-layer encoder)"
-        return f"{path}; {describe_precision(settings.precision)}"
+        return f"{path}; {describe_precision(settings.precision, settings.fallback)}"
 
     @property
     def labels(self) -> list[str]:
@@ -104,27 +104,29 @@ class TopicSummaryModel:
              precision: str | None = None) -> "TopicSummaryModel":
         """Open a model directory; ``runtime`` picks the full or the fast encoder (see `choose_runtime`).
 
-        ``precision`` overrides the arithmetic the config asks for (``fp32`` measures what a CPU
-        without bf16 computes, on any CPU). ``allow_pickle`` only matters for a custom encoder
+        ``precision`` overrides the arithmetic the config asks for on the chosen path (``fp32``
+        measures what a CPU without bf16 computes, on any CPU; ``int8`` what a model whose fallback
+        is int8 computes there). ``allow_pickle`` only matters for a custom encoder
         shipped as pickles."""
         from safetensors.torch import load_file
 
         directory = Path(directory)
         config = read_model_config(directory)
+        chosen = choose_runtime(config, runtime)
         heads = MultiTaskHeads(**config.heads.__dict__)
         weights = directory / "heads.safetensors"
         if not weights.exists():
             raise ModelLoadError(f"{directory}: heads.safetensors is missing")
         try:
             heads.load_state_dict(load_file(str(weights)))
-        except (RuntimeError, OSError) as exc:
+        except Exception as exc:   # safetensors raises its own error type for a corrupt header
             raise ModelLoadError(f"{weights}: does not fit the heads in config.json ({exc})") from exc
         heads.eval()
-        chosen = choose_runtime(config, runtime)
-        if precision is not None:   # replace() re-validates the value
-            config.encoder = replace(config.encoder, precision=precision)
-            if config.fast is not None:
+        if precision is not None:   # the chosen path only; replace() re-validates the value
+            if chosen == "fast":
                 config.fast.encoder = replace(config.fast.encoder, precision=precision)
+            else:
+                config.encoder = replace(config.encoder, precision=precision)
         settings = config.fast.encoder if chosen == "fast" else config.encoder
         tokenizer, encoder = build_article_encoder(settings, allow_pickle=allow_pickle)
         return cls(directory, config, heads, tokenizer, encoder, chosen)

@@ -53,7 +53,8 @@ def write_articles(corpus: Path, n: int, path: Path) -> list[int]:
 _PATH_PROBE = ("import sys; from healthtag.models.runtime import describe_precision; "
                "from healthtag.models.model_config import read_model_config; from healthtag.resources import bundled_model_dir; "
                "c = read_model_config(sys.argv[1] or bundled_model_dir()); "
-               "print('fast path' if c.fast else 'no fast path', '|', describe_precision(c.encoder.precision))")
+               "e = c.fast.encoder if c.fast else c.encoder; "
+               "print('fast path' if c.fast else 'no fast path', '|', describe_precision(e.precision, e.fallback))")
 
 
 def bench_environment(force_avx2: bool) -> dict[str, str]:

@@ -12,7 +12,7 @@ from healthtag.models.encoder_settings import EncoderSettings
 from healthtag.models.model_config import CombineSettings, SummaryBudget
 from healthtag.models.typed_config import load_yaml_config
 
-from .distill import DistillConfig
+from .distill_config import DistillConfig
 from .finetune import FinetuneConfig
 from .heads_training import HeadTrainingConfig
 

@@ -4,21 +4,21 @@ The full encoder (7 layers of e5-small, the top two fine-tuned) costs about
 25 GFLOP per median article; on a CPU without native bf16 that caps tagging
 at a few articles per second. The student keeps the encoder's embeddings,
 window layout and width, and has only ``layers_from`` layers, initialised
-from those layers of the teacher and trained to reproduce what the model's
-heads read: the token states, the mean state of every sentence and window,
-and the heads' own outputs on them. The heads and thresholds stay the
-teacher's, so the fast path is the same model run cheaper, and its agreement
-with the full path can be measured on unlabeled text as well as on gold.
+from those layers of the teacher. It learns on the unlabeled pool the
+training config names (gold ids stay out), without looking at a label:
 
-Steps (all on the unlabeled pool the training config names; gold ids stay out):
+``windows`` encoder windows are sampled and the teacher runs once over them
+(token states stored as a float16 memory map under the run directory, with
+each token's sentence and each sentence's position features). The student
+then trains ``steps`` batches to reproduce what the heads read: token states,
+sentence and window means, and the heads' logits on them.
 
-1. sample ``windows`` encoder windows from the pool and run the teacher once
-   over them, storing its token states (float16 memory map under the run
-   directory) with each token's sentence and each sentence's position
-   features, so the student's steps never rerun the teacher;
-2. train the student (AdamW, warm-up then linear decay) for ``steps`` batches;
-3. write ``fast_layers.safetensors`` and the ``fast`` entry of the model's
-   ``config.json``; ``healthtag.training.fast_check`` then measures it.
+The heads, thresholds, rules and combination stay the model's (re-fitting
+the heads to the student's vectors, or training a new sentence head on them,
+left the held-out agreement and dev ROUGE where they were: the student's
+vectors, not the heads, limit it). The result is ``fast_layers.safetensors``
+and the ``fast`` entry of ``config.json``; ``healthtag.training.fast_check``
+then measures how closely it reproduces the full path.
 
     python -m healthtag.training.distill --config configs/default.yaml
 """
@@ -31,7 +31,7 @@ import json
 import logging
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -49,30 +49,9 @@ from healthtag.text.article import Article
 from torch import nn
 from tqdm import tqdm
 
+from .distill_config import DistillConfig
+
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class DistillConfig:
-    """The ``distill:`` section of a training config: how the fast path's student is made."""
-
-    layers_from: list[int] = field(default_factory=lambda: [0, 6])   # teacher layers the student starts from
-    windows: int = 12000          # teacher windows sampled from the pool (the student's training set)
-    steps: int = 2500
-    batch_windows: int = 16
-    lr: float = 3e-4
-    warmup: int = 50              # steps of linearly rising learning rate, then linear decay
-    check_articles: int = 200     # pool articles kept out of training, for the agreement check
-    seed: int = 13
-
-    def __post_init__(self) -> None:
-        if not self.layers_from or any(i < 0 for i in self.layers_from):
-            raise ValueError("distill.layers_from must list teacher layer indices (>= 0)")
-        for name in ("windows", "steps", "batch_windows", "check_articles"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"distill.{name} must be >= 1, not {getattr(self, name)}")
-        if self.lr <= 0 or self.warmup < 0:
-            raise ValueError("distill.lr must be > 0 and distill.warmup >= 0")
 
 
 # ------------------------------------------------------------ teacher targets
@@ -273,7 +252,13 @@ def split_pool(articles: Sequence[Article], check: int, seed: int) -> tuple[list
 
 
 def run_distill(config, model_dir: Path | None = None) -> Path:
-    """Distil ``model_dir`` (default: the config's output) and record its fast path; returns the layers file."""
+    """Distil ``model_dir`` (default: the config's output) and record its fast path; returns the layers file.
+
+    The teacher windows and the trained student are kept in the run directory, keyed by
+    everything they depend on, so a rerun with the same recipe repeats neither.
+    """
+    from healthtag.models.tuned_layers import apply_tuned_layers
+
     from .preflight import require_file
 
     started = time.perf_counter()
@@ -286,26 +271,41 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
     tokens = [tokenize_article(model.tokenizer, a.title, a.sentences, model.settings.window, model.settings.overlap,
                                max_tokens=config.data.max_train_tokens) for a in articles]
     pairs = sample_windows(tokens, articles, settings.windows, np.random.default_rng(settings.seed))
-    key = hashlib.sha1(json.dumps([settings.windows, settings.seed, settings.check_articles,
-                                   config.data.max_train_tokens, model_fingerprint(model_dir),
-                                   [a.id for a in articles]], sort_keys=True).encode()).hexdigest()[:12]
-    data = teacher_windows(model, articles, tokens, pairs, config.run_path / "distill" / f"teacher-{key}")
+    key = _digest([settings.windows, settings.seed, settings.check_articles, config.data.max_train_tokens,
+                   model_fingerprint(model_dir), [a.id for a in articles]])
+    work = config.run_path / "distill"
+    data = teacher_windows(model, articles, tokens, pairs, work / f"teacher-{key}")
     student = student_from(model, settings.layers_from)
-    history = train_student(student, model.heads, data, settings,
-                            use_bf16=resolve_precision(model.settings.precision) == "bf16")
-    path = model_dir / FAST_LAYERS_FILE
-    save_tuned_layers(student, list(range(len(settings.layers_from))), path)
+    use_bf16 = resolve_precision(model.settings.precision) == "bf16"
+    cached = work / f"student-{_digest([key, settings.layers_from, settings.steps, settings.batch_windows, settings.lr, settings.warmup])}.safetensors"
+    indices = list(range(len(settings.layers_from)))
+    if cached.is_file() and cached.with_suffix(".json").is_file():
+        apply_tuned_layers(student, cached)
+        history = json.loads(cached.with_suffix(".json").read_text(encoding="utf-8"))
+        log.info("reusing the distilled student %s", cached)
+    else:
+        history = train_student(student, model.heads, data, settings, use_bf16)
+        save_tuned_layers(student, indices, cached)
+        cached.with_suffix(".json").write_text(json.dumps(history), encoding="utf-8")
+    layers_path = model_dir / FAST_LAYERS_FILE
+    save_tuned_layers(student, indices, layers_path)
     cfg = read_model_config(model_dir)
     cfg.fast = FastPath(
-        encoder=replace(cfg.encoder, num_layers=len(settings.layers_from), tuned_layers=str(path)),
+        encoder=replace(cfg.encoder, num_layers=len(settings.layers_from), tuned_layers=str(layers_path),
+                        fallback=settings.fallback),
         recipe={"layers_from": list(settings.layers_from), "teacher_layers": len(model.encoder.model.encoder.layer),
                 "windows": len(data), "steps": settings.steps, "batch_windows": settings.batch_windows,
-                "lr": settings.lr, "seed": settings.seed, "check_articles": [a.id for a in check],
-                "history": history, "minutes": round((time.perf_counter() - started) / 60, 1)})
+                "lr": settings.lr, "seed": settings.seed,
+                "check_articles": [a.id for a in check], "history": history,
+                "minutes": round((time.perf_counter() - started) / 60, 1)})
     write_model_config(model_dir, cfg)
-    log.info("fast path written: %s (%d layers from teacher layers %s), %.0f min", path,
+    log.info("fast path written: %s (%d layers from teacher layers %s), %.0f min", layers_path,
              len(settings.layers_from), settings.layers_from, (time.perf_counter() - started) / 60)
-    return path
+    return layers_path
+
+
+def _digest(parts) -> str:
+    return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def model_fingerprint(model_dir: Path) -> str:

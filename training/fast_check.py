@@ -12,11 +12,12 @@ Two kinds of evidence, side by side:
   differences the quality bar is stated in (micro-F1, macro-F1, non_health
   accuracy, ROUGE-L).
 
-Each run is recorded under ``fast.validation["<runtime>/<precision>"]`` in
-``config.json`` with the CPU it ran on; ``--precision fp32`` measures what a
-CPU without native bf16 computes.
+Each run is recorded under ``fast.validation["fast/<precision>"]`` in
+``config.json`` with the CPU it ran on. ``--precision`` sets the fast path's
+arithmetic (``fp32`` or ``int8``: what a CPU without native bf16 computes,
+measured on any CPU); the full path, the reference, runs in its own.
 
-    python -m healthtag.training.fast_check --config configs/default.yaml [--precision fp32]
+    python -m healthtag.training.fast_check --config configs/default.yaml [--precision fp32|int8]
 """
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ def run_check(config, model_dir: Path | None = None, precision: str | None = Non
     started = time.perf_counter()
     runs = {}
     for runtime in ("full", "fast"):
-        predictor = Predictor.load(model_dir, runtime=runtime, precision=precision)
+        predictor = Predictor.load(model_dir, runtime=runtime, precision=precision if runtime == "fast" else None)
         runs[runtime] = (predictor.model.runtime_note, *scored(predictor, articles))
     record = {
         "cpu": cpu_info().describe(),
@@ -113,7 +114,8 @@ def run_check(config, model_dir: Path | None = None, precision: str | None = Non
     gold = Path(config.data.calibration_gold)
     gate = Path(config.data.gate_gold) if config.data.gate_gold else None
     if gold.is_file():
-        record["gold"] = {rt: gold_figures(model_dir, gold, gate if gate and gate.is_file() else None, rt, precision)
+        record["gold"] = {rt: gold_figures(model_dir, gold, gate if gate and gate.is_file() else None, rt,
+                                           precision if rt == "fast" else None)
                           for rt in ("full", "fast")}
         record["gold"]["file"] = str(gold)
         record["gold"]["gate_file"] = str(gate) if gate else None
@@ -150,8 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, required=True, help="training config (pool, gold files)")
     parser.add_argument("--model", type=Path, default=None, help="model directory (default: the config's out)")
-    parser.add_argument("--precision", choices=("bf16", "fp32"), default=None,
-                        help="run both paths in this arithmetic (fp32: what CPUs without bf16 compute)")
+    parser.add_argument("--precision", choices=("bf16", "fp32", "int8"), default=None,
+                        help="the fast path's arithmetic (fp32 or int8: what CPUs without bf16 compute)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     print(format_record(run_check(load_train_config(args.config), args.model, args.precision)))

@@ -43,6 +43,47 @@ def _tuning_note(finetune: dict | None) -> str:
             "the lower layers frozen.")
 
 
+def _student_minutes(recipe: dict) -> str:
+    """Training time from the loss history (the recipe's own ``minutes`` is short when a cached student was reused)."""
+    history = recipe.get("history") or []
+    return f"{history[-1]['seconds'] / 60:.0f}" if history and "seconds" in history[-1] else "?"
+
+
+def _fast_path_section(config: ModelConfig) -> list[str]:
+    """The fast runtime: how it was distilled and every validation run recorded for it."""
+    fast = config.fast
+    if fast is None:
+        return []
+    recipe = fast.recipe
+    lines = ["## Fast runtime path (the default)",
+             f"- Encoder: {fast.encoder.num_layers} layers distilled from the {recipe.get('teacher_layers', '?')}-layer "
+             f"encoder above (started from its layers {recipe.get('layers_from')}; `fast_layers.safetensors`), same "
+             "embeddings, windows, heads and thresholds. `--runtime full` runs the full encoder.",
+             f"- Distilled on {recipe.get('windows', '?')} encoder windows of the unlabeled pool, {recipe.get('steps')} "
+             f"steps of {recipe.get('batch_windows')} windows, lr {recipe.get('lr')}, seed {recipe.get('seed')} "
+             f"({_student_minutes(recipe)} min of student training). Command: `python -m healthtag.training.distill "
+             "--config configs/default.yaml`.",
+             "- Validation (`python -m healthtag.training.fast_check --config configs/default.yaml [--precision fp32|int8]`):",
+             ""]
+    for key, run in fast.validation.items():
+        a = run["agreement"]
+        lines += [f"**{key}** ({run['date']}, {run['cpu']}): on {a['articles']} held-out pool articles the fast path "
+                  f"gives the full path's health flag for {a['same_health']:.1%}, its topic set for {a['same_topics']:.1%} "
+                  f"(Jaccard {a['topic_jaccard']:.3f}) and its abstract for {a['same_summary']:.1%} (ROUGE-L against the "
+                  f"full abstract {a['summary_rouge_l_vs_full']:.3f}); final scores move by {a['score_diff_mean']:.4f} "
+                  f"on average ({a['score_diff_p99']:.4f} at the 99th percentile).", ""]
+        gold = run.get("gold")
+        if gold:
+            lines += [f"| `{Path(gold['file']).name}` (+ gate set) | full | fast | fast − full |", "|---|---|---|---|"]
+            for key_, name in (("micro_f1", "micro-F1"), ("macro_f1", "macro-F1"), ("non_health_dev", "non_health (dev)"),
+                               ("non_health_gate", "non_health (gate set)"), ("rouge_l", "ROUGE-L")):
+                full, fastv = gold["full"].get(key_), gold["fast"].get(key_)
+                if full is not None and fastv is not None:
+                    lines.append(f"| {name} | {full:.3f} | {fastv:.3f} | {fastv - full:+.3f} |")
+            lines.append("")
+    return lines
+
+
 def render_model_card(config: ModelConfig, result: dict) -> str:
     enc, comb, training = config.encoder, config.combination, config.training
     timing = training.get("timing", {})
@@ -100,6 +141,7 @@ def render_model_card(config: ModelConfig, result: dict) -> str:
           if result.get("gate") else []),
         "Per-label precision/recall/F1 of every row are in `eval.json`.",
         "",
+        *_fast_path_section(config),
     ]
     return "\n".join(lines)
 

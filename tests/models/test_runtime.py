@@ -25,8 +25,32 @@ def test_bf16_falls_back_to_fp32_without_native_support(monkeypatch):
     monkeypatch.setattr(runtime, "bf16_is_fast", lambda: False)
     assert resolve_precision("bf16") == "fp32"
     assert resolve_precision("int8") == "int8"   # never swapped: int8 vectors differ
+    assert resolve_precision("bf16", "int8") == "int8"   # only where the model names int8 as its fallback
+    assert resolve_precision("fp32", "int8") == "fp32"
+    assert "int8" in runtime.describe_precision("bf16", "int8") and "validated" in runtime.describe_precision("bf16", "int8")
     monkeypatch.setattr(runtime, "bf16_is_fast", lambda: True)
     assert resolve_precision("bf16") == "bf16"
+    assert resolve_precision("bf16", "int8") == "bf16"
+
+
+def test_fallback_is_checked():
+    import pytest
+
+    with pytest.raises(ValueError, match="fallback"):
+        EncoderSettings(fallback="fp16")
+
+
+def test_int8_keeps_the_second_ffn_matrix_in_float(tiny_encoder_dir):
+    from healthtag.models.runtime import int8_linears
+
+    _, encoder = build_article_encoder(EncoderSettings(spec=str(tiny_encoder_dir), precision="fp32", window=64, overlap=8))
+    names = int8_linears(encoder.model)
+    assert "encoder.layer.0.attention.self.query" in names and "encoder.layer.0.attention.output.dense" in names
+    assert "encoder.layer.0.intermediate.dense" in names and "encoder.layer.0.output.dense" not in names
+    _, quantised = build_article_encoder(EncoderSettings(spec=str(tiny_encoder_dir), precision="int8", window=64, overlap=8))
+    layer = quantised.model.encoder.layer[0]
+    assert "quantized" in type(layer.intermediate.dense).__module__
+    assert type(layer.output.dense) is torch.nn.Linear
 
 
 def test_bf16_vectors_match_fp32_and_int8_runs(tiny_encoder_dir, monkeypatch):

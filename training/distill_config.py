@@ -1,0 +1,35 @@
+"""The ``distill:`` section of a training config, kept free of torch.
+
+It lives apart from ``distill.py`` so that the training config can name it
+without importing the distillation code (which imports the config for its
+command line).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class DistillConfig:
+    """The ``distill:`` section of a training config: how the fast path's student is made."""
+
+    layers_from: list[int] = field(default_factory=lambda: [0, 6])   # teacher layers the student starts from
+    windows: int = 12000          # teacher windows sampled from the pool (the student's training set)
+    steps: int = 2500
+    batch_windows: int = 16
+    lr: float = 3e-4
+    warmup: int = 50              # steps of linearly rising learning rate, then linear decay
+    check_articles: int = 200     # pool articles kept out of training, for the agreement check
+    fallback: str = "fp32"        # the fast path's arithmetic where bf16 is not native: fp32 or int8
+    seed: int = 13
+
+    def __post_init__(self) -> None:
+        if not self.layers_from or any(i < 0 for i in self.layers_from):
+            raise ValueError("distill.layers_from must list teacher layer indices (>= 0)")
+        for name in ("windows", "steps", "batch_windows", "check_articles"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"distill.{name} must be >= 1, not {getattr(self, name)}")
+        if self.lr <= 0 or self.warmup < 0:
+            raise ValueError("distill.lr must be > 0 and distill.warmup >= 0")
+        if self.fallback not in ("fp32", "int8"):
+            raise ValueError(f"distill.fallback must be fp32 or int8, not {self.fallback!r}")
