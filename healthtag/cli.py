@@ -268,7 +268,7 @@ def tag(
     bom: Annotated[bool, typer.Option("--bom/--no-bom", help="CSV: start with a UTF-8 BOM so Excel reads Chinese.")] = True,
     topic_columns: Annotated[bool, typer.Option("--topic-columns", help="CSV: one 0/1 column and one score column per topic.")] = False,
     allow_pickle: Annotated[bool, typer.Option("--allow-pickle", help="Let a custom encoder load pickled weights (runs their code: only for sources you trust).")] = False,
-    engine: Annotated[str, typer.Option("--engine", help="local, or ray (needs the [ray] extra; -o is then a folder of shards).")] = "local",
+    engine: Annotated[str, typer.Option("--engine", help="local, or ray (needs the ray extra, pip install '.\\[ray]'; -o is then a folder of shards).")] = "local",
     address: Annotated[str | None, typer.Option("--address", help="Ray cluster to join (auto, ray://host:10001); default: a local Ray on this machine.")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Ray: tagging actors (one predictor each, one CPU each).")] = 2,
     parquet: Annotated[bool, typer.Option("--parquet", help="Ray: also write each shard as Parquet.")] = False,
