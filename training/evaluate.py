@@ -65,6 +65,24 @@ def rouge_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[s
     return {k.replace("rouge-", "rouge_"): round(v["f"], 4) for k, v in scores.items()}
 
 
+def rouge_l_per_article(hypotheses: Sequence[str], references: Sequence[str]) -> np.ndarray:
+    """Character-level ROUGE-L F1 of each pair (what `rouge_scores` averages), for paired comparisons."""
+    from rouge_chinese import Rouge
+
+    rouge = Rouge()
+    return np.array([rouge.get_scores(" ".join(h.replace(" ", "")) or "。", " ".join(r.replace(" ", "")))[0]["rouge-l"]["f"]
+                     for h, r in zip(hypotheses, references)])
+
+
+def model_abstracts(gold: GoldSet, model) -> tuple[list[str], list[str]]:
+    """The model's abstracts and the references, for the gold articles that have a reference."""
+    scorer = Scorer(load_taxonomy(None), model.config.labels, model.config.combination, network=model)
+    scores = score_in_batches(scorer, gold.articles)
+    idx = [i for i, s in enumerate(gold.summaries) if s]
+    return ([summarize(gold.articles[i].sentences, scores.sentence[i], model.config.summary) for i in idx],
+            [gold.summaries[i] for i in idx])
+
+
 def summary_table(gold: GoldSet, model_sentence_scores: list[np.ndarray] | None,
                   budget: SummaryBudget) -> dict[str, dict[str, float]]:
     idx = [i for i, s in enumerate(gold.summaries) if s]

@@ -81,6 +81,10 @@ def _fast_path_section(config: ModelConfig) -> list[str]:
                 if full is not None and fastv is not None:
                     lines.append(f"| {name} | {full:.3f} | {fastv:.3f} | {fastv - full:+.3f} |")
             lines.append("")
+            gap = gold.get("rouge_l_gap")
+            if gap and gap.get("n"):
+                lines += [f"ROUGE-L fast − full over {gap['n']} reference abstracts: {gap['diff']:+.4f}, paired "
+                          f"bootstrap 95 % interval [{gap['ci95'][0]:+.4f}, {gap['ci95'][1]:+.4f}].", ""]
     return lines
 
 

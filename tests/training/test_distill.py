@@ -88,6 +88,8 @@ def test_fast_path_is_the_same_model_run_cheaper_and_the_check_records_it(distil
     assert record["agreement"]["articles"] == 6
     assert 0.0 <= record["agreement"]["same_topics"] <= 1.0 and record["agreement"]["score_diff_mean"] >= 0.0
     assert set(record["gold"]) >= {"full", "fast"} and "micro_f1" in record["gold"]["fast"]
+    gap = record["gold"]["rouge_l_gap"]   # 6 of the fixture's 8 articles have a reference abstract
+    assert gap["n"] == 6 and gap["ci95"][0] <= gap["diff"] <= gap["ci95"][1]
     saved = read_model_config(model_dir).fast.validation
     assert "fast/bf16" in saved and saved["fast/bf16"]["cpu"]
     # the heads and thresholds are the model's own: one config, two encoders
@@ -95,6 +97,13 @@ def test_fast_path_is_the_same_model_run_cheaper_and_the_check_records_it(distil
     full = TopicSummaryModel.load(model_dir, runtime="full")
     assert fast.config.thresholds == full.config.thresholds
     assert all(torch.equal(a, b) for a, b in zip(fast.heads.state_dict().values(), full.heads.state_dict().values()))
+
+
+def test_rouge_l_per_article_scores_each_pair():
+    from healthtag.training.evaluate import rouge_l_per_article
+
+    out = rouge_l_per_article(["甲乙丙丁。", "甲乙", ""], ["甲乙丙丁。", "丙丁", "甲乙"])
+    assert out[0] == pytest.approx(1.0) and out[1] == 0.0 and out[2] == 0.0
 
 
 def test_agreement_counts_identical_decisions():
