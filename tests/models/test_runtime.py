@@ -65,3 +65,18 @@ def test_bf16_vectors_match_fp32_and_int8_runs(tiny_encoder_dir, monkeypatch):
         assert a.doc.dtype == torch.float32 and a.doc.shape == b.doc.shape == c.doc.shape
         assert torch.nn.functional.cosine_similarity(a.doc, b.doc, dim=0) > 0.99
         assert torch.isfinite(c.doc).all()
+
+
+def test_int8_vectors_do_not_depend_on_batch_mates(tiny_encoder_dir):
+    """Dynamic int8 scales a whole batch at once; one window per call keeps an article's vectors its own."""
+    settings = EncoderSettings(spec=str(tiny_encoder_dir), precision="int8", window=16, overlap=4)
+    tok, encoder = build_article_encoder(settings)
+    assert encoder.batch_windows == 1
+    arts = [tokenize_article(tok, "义诊", SENTENCES[i:] * (3 - i), settings.window, settings.overlap) for i in range(3)]
+    with torch.inference_mode():
+        alone = encoder.encode(arts[:1])[0]
+        batched = encoder.encode(arts)[0]
+        encoder.batch_windows = 16          # what the batch would give: the same article, other vectors
+        mixed = encoder.encode(arts)[0]
+    assert torch.equal(alone.doc, batched.doc) and torch.equal(alone.sentences, batched.sentences)
+    assert not torch.equal(alone.doc, mixed.doc)
