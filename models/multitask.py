@@ -44,10 +44,11 @@ class ArticleEncoder:
     """Window batching and pooling around a transformers encoder (no trainable state)."""
 
     def __init__(self, model: nn.Module, bos_id: int, eos_id: int, pad_id: int,
-                 batch_windows: int = 16, layers: Sequence[int] = (-1,)) -> None:
+                 batch_windows: int = 16, layers: Sequence[int] = (-1,), pad_to: int | None = None) -> None:
         self.model = model
         self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
         self.batch_windows = batch_windows
+        self.pad_to = pad_to      # every batch this wide (see runtime.padded_width), else as wide as its longest row
         self.layers = tuple(layers)
 
     @property
@@ -76,7 +77,9 @@ class ArticleEncoder:
             for a, w in batch:
                 start, end = articles[a].windows[w]
                 rows.append([self.bos_id] + articles[a].ids[start:end] + [self.eos_id])
-            width = max(len(r) for r in rows)
+            width = max(self.pad_to or 0, max(len(r) for r in rows))
+            if self.pad_to and len(rows) == 1:
+                rows.append([self.bos_id, self.eos_id])   # a lone row runs other kernels; this one is ignored
             input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
             mask = torch.zeros((len(rows), width), dtype=torch.long)
             for i, r in enumerate(rows):

@@ -80,3 +80,22 @@ def test_int8_vectors_do_not_depend_on_batch_mates(tiny_encoder_dir):
         mixed = encoder.encode(arts)[0]
     assert torch.equal(alone.doc, batched.doc) and torch.equal(alone.sentences, batched.sentences)
     assert not torch.equal(alone.doc, mixed.doc)
+
+
+def test_bf16_and_fp32_vectors_do_not_depend_on_batch_mates(tiny_encoder_dir, monkeypatch):
+    """Batches are padded to a full window (and a lone window gets a blank partner), so kernels see one shape."""
+    monkeypatch.setattr(runtime, "bf16_is_fast", lambda: True)
+    for precision in ("bf16", "fp32"):
+        settings = EncoderSettings(spec=str(tiny_encoder_dir), precision=precision, window=16, overlap=4)
+        tok, encoder = build_article_encoder(settings)
+        assert encoder.pad_to == 16
+        arts = [tokenize_article(tok, "义诊", SENTENCES[i:] * (3 - i), settings.window, settings.overlap) for i in range(3)]
+        short = tokenize_article(tok, "义诊", ["义诊。"], settings.window, settings.overlap)
+        assert len(short.windows) == 1
+        with torch.inference_mode():
+            batched = encoder.encode([*arts, short])
+            alone = [encoder.encode([a])[0] for a in [*arts, short]]
+        for a, b in zip(alone, batched):
+            assert torch.equal(a.doc, b.doc) and torch.equal(a.sentences, b.sentences), precision
+        _, batch_ids, _ = next(iter(encoder.window_batches([short])))
+        assert tuple(batch_ids.shape) == (2, 16)      # the lone window and its blank partner
