@@ -141,5 +141,5 @@ def build_article_encoder(settings: EncoderSettings, layers: tuple[int, ...] = (
     return tok, article_encoder
 
 
-__all__ = ["EncoderSettings", "PRECISIONS", "bf16_is_fast", "build_article_encoder", "describe_precision", "quantize_dynamic_int8",
-           "resolve_precision", "windows_per_forward"]
+__all__ = ["EncoderSettings", "PRECISIONS", "bf16_is_fast", "build_article_encoder", "describe_precision", "int8_linears",
+           "padded_width", "quantize_dynamic_int8", "resolve_precision", "windows_per_forward"]

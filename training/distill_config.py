@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from healthtag.models.encoder_settings import FALLBACKS
+
 
 @dataclass
 class DistillConfig:
@@ -31,5 +33,5 @@ class DistillConfig:
                 raise ValueError(f"distill.{name} must be >= 1, not {getattr(self, name)}")
         if self.lr <= 0 or self.warmup < 0:
             raise ValueError("distill.lr must be > 0 and distill.warmup >= 0")
-        if self.fallback not in ("fp32", "int8"):
-            raise ValueError(f"distill.fallback must be fp32 or int8, not {self.fallback!r}")
+        if self.fallback not in FALLBACKS:
+            raise ValueError(f"distill.fallback must be one of {FALLBACKS}, not {self.fallback!r}")

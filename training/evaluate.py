@@ -55,36 +55,29 @@ def score_in_batches(scorer: Scorer, articles: Sequence, batch_size: int = 16) -
                        cat("network"), cat("combined"), sentence)
 
 
+def _spaced(text: str, empty: str = "") -> str:
+    """A text as rouge-chinese reads it: one token per character (an empty text as ``empty``)."""
+    return " ".join(text.replace(" ", "")) or empty
+
+
 def rouge_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
     """Character-level ROUGE F1 (rouge-chinese over space-joined characters)."""
     from rouge_chinese import Rouge
 
-    hyps = [" ".join(h.replace(" ", "")) or "。" for h in hypotheses]
-    refs = [" ".join(r.replace(" ", "")) for r in references]
-    scores = Rouge().get_scores(hyps, refs, avg=True)
+    scores = Rouge().get_scores([_spaced(h, "。") for h in hypotheses], [_spaced(r) for r in references], avg=True)
     return {k.replace("rouge-", "rouge_"): round(v["f"], 4) for k, v in scores.items()}
 
 
-def rouge_l_per_article(hypotheses: Sequence[str], references: Sequence[str]) -> np.ndarray:
+def rouge_l_per_article(hypotheses: Sequence[str], references: Sequence[str]) -> list[float]:
     """Character-level ROUGE-L F1 of each pair (what `rouge_scores` averages), for paired comparisons."""
     from rouge_chinese import Rouge
 
-    rouge = Rouge()
-    return np.array([rouge.get_scores(" ".join(h.replace(" ", "")) or "。", " ".join(r.replace(" ", "")))[0]["rouge-l"]["f"]
-                     for h, r in zip(hypotheses, references)])
-
-
-def model_abstracts(gold: GoldSet, model) -> tuple[list[str], list[str]]:
-    """The model's abstracts and the references, for the gold articles that have a reference."""
-    scorer = Scorer(load_taxonomy(None), model.config.labels, model.config.combination, network=model)
-    scores = score_in_batches(scorer, gold.articles)
-    idx = [i for i, s in enumerate(gold.summaries) if s]
-    return ([summarize(gold.articles[i].sentences, scores.sentence[i], model.config.summary) for i in idx],
-            [gold.summaries[i] for i in idx])
+    scores = Rouge().get_scores([_spaced(h, "。") for h in hypotheses], [_spaced(r) for r in references])
+    return [round(s["rouge-l"]["f"], 4) for s in scores]
 
 
 def summary_table(gold: GoldSet, model_sentence_scores: list[np.ndarray] | None,
-                  budget: SummaryBudget) -> dict[str, dict[str, float]]:
+                  budget: SummaryBudget) -> dict[str, dict]:
     idx = [i for i, s in enumerate(gold.summaries) if s]
     refs = [gold.summaries[i] for i in idx]
     if not idx:
@@ -100,6 +93,8 @@ def summary_table(gold: GoldSet, model_sentence_scores: list[np.ndarray] | None,
     table = {name: rouge_scores(hyps, refs) for name, hyps in systems.items()}
     for name in table:
         table[name]["n"] = len(idx)
+    if "model" in table:   # per reference, in gold order: lets two models be compared pairwise
+        table["model"]["rouge_l_each"] = rouge_l_per_article(systems["model"], refs)
     return table
 
 
