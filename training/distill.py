@@ -142,13 +142,17 @@ def student_from(model: TopicSummaryModel, layers_from: Sequence[int]) -> nn.Mod
 
 
 def distillation_loss(student_states: torch.Tensor, teacher_states: torch.Tensor, segment: torch.Tensor,
-                      positions: torch.Tensor, heads: MultiTaskHeads, scale: torch.Tensor) -> dict[str, torch.Tensor]:
+                      positions: torch.Tensor, heads: MultiTaskHeads, scale: torch.Tensor,
+                      rank_weight: float = 0.0) -> dict[str, torch.Tensor]:
     """The terms the student is trained on, each a mean squared error; their sum is the loss.
 
     ``tokens``, ``sentences`` and ``window``: token states, per-sentence and per-window mean states,
     each dimension divided by the teacher's spread so no dimension dominates; ``doc_head`` and
     ``sentence_head``: the heads' logits on the window and sentence means (the window standing in
-    for the article), which is what the tags and the abstract are decided on.
+    for the article), which is what the tags and the abstract are decided on. With ``rank_weight``,
+    ``sentence_rank`` adds the KL divergence between the teacher's and the student's softmax over
+    each window's sentence logits: the abstract depends on which sentences rank first, and a squared
+    error spends its effort on low-ranked sentences whose order never matters.
     """
     content = segment >= 0
     norm = lambda x: x / scale   # noqa: E731
@@ -171,9 +175,24 @@ def distillation_loss(student_states: torch.Tensor, teacher_states: torch.Tensor
     if bool(is_sentence.any()):
         b, s = is_sentence.nonzero(as_tuple=True)
         pos = positions[b, absolute[b, s]]
-        terms["sentence_head"] = F.mse_loss(heads.sentence_logits(s_mean[b, s], s_win[b], pos),
-                                            heads.sentence_logits(t_mean[b, s], t_win[b], pos))
+        s_logits = heads.sentence_logits(s_mean[b, s], s_win[b], pos)
+        t_logits = heads.sentence_logits(t_mean[b, s], t_win[b], pos)
+        terms["sentence_head"] = F.mse_loss(s_logits, t_logits)
+        if rank_weight > 0:
+            terms["sentence_rank"] = rank_weight * window_ranking_kl(s_logits, t_logits, b)
     return terms
+
+
+def window_ranking_kl(student: torch.Tensor, teacher: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """Mean over windows of KL(teacher || student), each a softmax over that window's sentences."""
+    losses = []
+    for w in torch.unique(window):
+        rows = window == w
+        if int(rows.sum()) < 2:
+            continue
+        target = F.log_softmax(teacher[rows], dim=0)
+        losses.append(F.kl_div(F.log_softmax(student[rows], dim=0), target, log_target=True, reduction="sum"))
+    return torch.stack(losses).mean() if losses else student.sum() * 0.0
 
 
 def train_student(student: nn.Module, heads: MultiTaskHeads, data: TeacherWindows, config: DistillConfig,
@@ -204,7 +223,7 @@ def train_student(student: nn.Module, heads: MultiTaskHeads, data: TeacherWindow
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
             out = student(input_ids=input_ids, attention_mask=mask).last_hidden_state
         terms = distillation_loss(out.float(), teacher, torch.from_numpy(data.segment[rows, :width].astype(np.int64)),
-                                  torch.from_numpy(data.positions[rows]), heads, scale)
+                                  torch.from_numpy(data.positions[rows]), heads, scale, config.rank_weight)
         loss = sum(terms.values())
         optimiser.zero_grad()
         loss.backward()
@@ -277,7 +296,7 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
     data = teacher_windows(model, articles, tokens, pairs, work / f"teacher-{key}")
     student = student_from(model, settings.layers_from)
     use_bf16 = resolve_precision(model.settings.precision) == "bf16"
-    cached = work / f"student-{_digest([key, settings.layers_from, settings.steps, settings.batch_windows, settings.lr, settings.warmup])}.safetensors"
+    cached = work / f"student-{_digest([key, settings.layers_from, settings.steps, settings.batch_windows, settings.lr, settings.warmup] + ([settings.rank_weight] if settings.rank_weight else []))}.safetensors"
     indices = list(range(len(settings.layers_from)))
     if cached.is_file() and cached.with_suffix(".json").is_file():
         apply_tuned_layers(student, cached)
@@ -295,7 +314,7 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
                         fallback=settings.fallback),
         recipe={"layers_from": list(settings.layers_from), "teacher_layers": len(model.encoder.model.encoder.layer),
                 "windows": len(data), "steps": settings.steps, "batch_windows": settings.batch_windows,
-                "lr": settings.lr, "seed": settings.seed,
+                "lr": settings.lr, "rank_weight": settings.rank_weight, "seed": settings.seed,
                 "check_articles": [a.id for a in check], "history": history,
                 "minutes": round((time.perf_counter() - started) / 60, 1)})
     write_model_config(model_dir, cfg)

@@ -21,6 +21,7 @@ class DistillConfig:
     batch_windows: int = 16
     lr: float = 3e-4
     warmup: int = 50              # steps of linearly rising learning rate, then linear decay
+    rank_weight: float = 0.0      # weight of the listwise term: the sentence head's ranking within each window
     check_articles: int = 200     # pool articles kept out of training, for the agreement check
     fallback: str = "fp32"        # the fast path's arithmetic where bf16 is not native: fp32 or int8
     seed: int = 13
@@ -33,5 +34,7 @@ class DistillConfig:
                 raise ValueError(f"distill.{name} must be >= 1, not {getattr(self, name)}")
         if self.lr <= 0 or self.warmup < 0:
             raise ValueError("distill.lr must be > 0 and distill.warmup >= 0")
+        if self.rank_weight < 0:
+            raise ValueError(f"distill.rank_weight must be >= 0, not {self.rank_weight}")
         if self.fallback not in FALLBACKS:
             raise ValueError(f"distill.fallback must be one of {FALLBACKS}, not {self.fallback!r}")

@@ -14,7 +14,7 @@ from healthtag.models.model_config import ModelLoadError, read_model_config
 from healthtag.models.multitask import MultiTaskHeads
 from healthtag.models.topic_model import FAST_LAYERS_FILE, TopicSummaryModel, choose_runtime
 from healthtag.training.config import load_train_config
-from healthtag.training.distill import DistillConfig, distillation_loss, run_distill
+from healthtag.training.distill import DistillConfig, distillation_loss, run_distill, window_ranking_kl
 from healthtag.training.fast_check import agreement, run_check, scored
 from support import SEEDS
 
@@ -30,7 +30,7 @@ def distilled(tiny_model_dir: Path, tiny_config_path: Path, tmp_path_factory) ->
     config = load_train_config(tiny_config_path)
     config.run_dir = str(base / "run")
     config.distill = DistillConfig(layers_from=[1], windows=64, steps=40, batch_windows=8, lr=1e-3, warmup=5,
-                                   check_articles=6)
+                                   check_articles=6, rank_weight=0.5)
     run_distill(config, model_dir)
     return model_dir, config
 
@@ -51,6 +51,30 @@ def test_distillation_loss_is_zero_for_the_teachers_own_states_and_positive_othe
     padded = states.clone()
     padded[segment < 0] += 5.0
     assert all(float(v.detach()) == 0.0 for v in distillation_loss(padded, states, segment, positions, heads, scale).values())
+
+
+def test_ranking_term_sees_only_the_order_within_each_window():
+    teacher = torch.tensor([2.0, 0.0, -1.0, 1.0, 3.0])
+    window = torch.tensor([0, 0, 0, 1, 1])
+    # a constant shift per window leaves every softmax, hence the term, unchanged
+    shifted = teacher + torch.tensor([5.0, 5.0, 5.0, -2.0, -2.0])
+    assert float(window_ranking_kl(shifted, teacher, window)) == pytest.approx(0.0, abs=1e-6)
+    # swapping the first two sentences of window 0 costs something; a lone sentence never does
+    swapped = teacher.clone()
+    swapped[[0, 1]] = swapped[[1, 0]]
+    assert float(window_ranking_kl(swapped, teacher, window)) > 0.1
+    assert float(window_ranking_kl(torch.tensor([1.0]), torch.tensor([-4.0]), torch.tensor([0]))) == 0.0
+    # it enters the loss only when asked for, scaled by its weight
+    torch.manual_seed(0)
+    heads = MultiTaskHeads(8, 3, head_hidden=4).eval()
+    states = torch.randn(2, 6, 8)
+    segment = torch.tensor([[-1, 0, 1, 1, 2, -1], [-1, 3, 3, 4, -1, -1]])
+    positions, scale = torch.rand(2, 5, 4), torch.ones(8)
+    moved = states + 0.3 * torch.randn_like(states)
+    one = distillation_loss(moved, states, segment, positions, heads, scale, rank_weight=1.0)
+    two = distillation_loss(moved, states, segment, positions, heads, scale, rank_weight=2.0)
+    assert "sentence_rank" in one and float(one["sentence_rank"]) > 0
+    assert float(two["sentence_rank"]) == pytest.approx(2 * float(one["sentence_rank"]))
 
 
 def test_distilled_fast_path_is_recorded_shipped_and_served(distilled):
@@ -151,6 +175,8 @@ def test_distill_config_is_checked():
         DistillConfig(layers_from=[])
     with pytest.raises(ValueError, match="steps"):
         DistillConfig(steps=0)
+    with pytest.raises(ValueError, match="rank_weight"):
+        DistillConfig(rank_weight=-1.0)
 
 
 def test_scored_gives_predictions_and_scores_in_order(distilled):
