@@ -345,6 +345,7 @@ def train(
     config: Annotated[Path, typer.Option(help="Training config (YAML), e.g. configs/default.yaml.")],
     out: Annotated[Path | None, typer.Option(help="Model directory to write (default: the config's `out`).")] = None,
     labelled: Annotated[list[Path] | None, typer.Option("--labelled", help="Reviewed labels (gold-format JSONL, repeatable): join the weak labels, weighted as clean.")] = None,
+    distill: Annotated[bool, typer.Option("--distill/--no-distill", help="Also distil the fast runtime path from the new model and validate it on this CPU (about 30-45 min more on 2 cores). Without it the new model runs its full encoder.")] = False,
 ) -> None:
     """Train a model from weak labels (same as python -m healthtag.training.train)."""
     from healthtag.models.typed_config import ConfigError
@@ -354,7 +355,17 @@ def train(
     try:
         cfg = load_train_config(config)
         cfg.data.labelled = [*cfg.data.labelled, *(str(p) for p in labelled or [])]
-        run(cfg, out=out)
+        model_dir = run(cfg, out=out)
+        if distill:
+            from healthtag.training.distill import run_distill
+            from healthtag.training.fast_check import format_record, run_check
+
+            run_distill(cfg, model_dir)
+            typer.echo(format_record(run_check(cfg, model_dir)))
+        else:
+            typer.echo(f"{model_dir} has no fast path, so it runs its full encoder (slow on CPUs without bf16); "
+                       f"`healthtag train --distill` or `python -m healthtag.training.distill --config {config} "
+                       f"--model {model_dir}` adds one.", err=True)
     except ConfigError as exc:
         raise _fail(str(exc), exc) from exc
     except MissingInput as exc:

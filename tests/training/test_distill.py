@@ -191,3 +191,25 @@ def test_scored_gives_predictions_and_scores_in_order(distilled):
     again = list(predictor.predict_articles(arts))
     assert [p.to_dict() for p in preds] == [p.to_dict() for p in again]
 
+
+
+def test_train_command_distils_and_validates_when_asked(tiny_config_path: Path, tmp_path: Path):
+    """`healthtag train --distill`: one command gives a retrained model with a validated fast path."""
+    import yaml
+    from healthtag.cli import app
+    from typer.testing import CliRunner
+
+    raw = yaml.safe_load(tiny_config_path.read_text(encoding="utf-8"))
+    raw["distill"] = {"layers_from": [1], "windows": 32, "steps": 10, "batch_windows": 8, "lr": 1e-3,
+                      "warmup": 2, "check_articles": 4}
+    config = tmp_path / "tiny-distil.yaml"
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    runner = CliRunner()
+    plain = runner.invoke(app, ["train", "--config", str(config), "--out", str(tmp_path / "plain")])
+    assert plain.exit_code == 0, plain.output
+    assert "has no fast path" in plain.output and read_model_config(tmp_path / "plain").fast is None
+    res = runner.invoke(app, ["train", "--config", str(config), "--out", str(tmp_path / "model"), "--distill"])
+    assert res.exit_code == 0, res.output
+    cfg = read_model_config(tmp_path / "model")
+    assert cfg.fast is not None and (tmp_path / "model" / FAST_LAYERS_FILE).is_file()
+    assert len(cfg.fast.validation) == 1 and "agreement on 4 held-out pool articles" in res.output
