@@ -50,6 +50,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .distill_config import DistillConfig
+from .model_card import refresh_model_card
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +297,7 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
     data = teacher_windows(model, articles, tokens, pairs, work / f"teacher-{key}")
     student = student_from(model, settings.layers_from)
     use_bf16 = resolve_precision(model.settings.precision) == "bf16"
-    cached = work / f"student-{_digest([key, settings.layers_from, settings.steps, settings.batch_windows, settings.lr, settings.warmup] + ([settings.rank_weight] if settings.rank_weight else []))}.safetensors"
+    cached = work / f"student-{_digest([key, settings.layers_from, settings.steps, settings.batch_windows, settings.lr, settings.warmup, settings.rank_weight])}.safetensors"
     indices = list(range(len(settings.layers_from)))
     if cached.is_file() and cached.with_suffix(".json").is_file():
         apply_tuned_layers(student, cached)
@@ -318,6 +319,7 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
                 "check_articles": [a.id for a in check], "history": history,
                 "minutes": round((time.perf_counter() - started) / 60, 1)})
     write_model_config(model_dir, cfg)
+    refresh_model_card(model_dir)
     log.info("fast path written: %s (%d layers from teacher layers %s), %.0f min", layers_path,
              len(settings.layers_from), settings.layers_from, (time.perf_counter() - started) / 60)
     return layers_path

@@ -34,6 +34,8 @@ from healthtag.models.cpu_info import cpu_info
 from healthtag.models.model_config import read_model_config, write_model_config
 from healthtag.text.article import Article
 
+from .model_card import refresh_model_card
+
 log = logging.getLogger(__name__)
 
 GOLD_KEYS = (("micro_f1", "micro-F1"), ("macro_f1", "macro-F1"), ("non_health_dev", "non_health (dev)"),
@@ -144,6 +146,7 @@ def run_check(config, model_dir: Path | None = None, precision: str | None = Non
     key = f"fast/{precision or cfg.fast.encoder.precision}"
     cfg.fast.validation[key] = record
     write_model_config(model_dir, cfg)
+    refresh_model_card(model_dir)
     return record
 
 

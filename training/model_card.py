@@ -163,6 +163,12 @@ def write_model_card(directory: Path) -> Path:
     return path
 
 
+def refresh_model_card(directory: Path) -> Path | None:
+    """Rewrite the card after ``config.json`` changed outside training (a distilled or re-validated
+    fast path), so the card never describes an older fast path; None where there is no eval.json."""
+    return write_model_card(directory) if (Path(directory) / "eval.json").is_file() else None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path)

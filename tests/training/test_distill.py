@@ -90,6 +90,7 @@ def test_distilled_fast_path_is_recorded_shipped_and_served(distilled):
     assert sum(v for k, v in last.items() if k not in ("step", "seconds")) < \
         sum(v for k, v in first.items() if k not in ("step", "seconds"))
     assert choose_runtime(cfg) == "fast" and choose_runtime(cfg, "full") == "full"
+    assert "## Fast runtime path" in (model_dir / "MODEL_CARD.md").read_text(encoding="utf-8")   # card refreshed
     fast, full = Predictor.load(model_dir), Predictor.load(model_dir, runtime="full")
     assert fast.model.runtime == "fast" and len(fast.model.encoder.model.encoder.layer) == 1
     assert full.model.runtime == "full" and len(full.model.encoder.model.encoder.layer) == 2
@@ -213,3 +214,5 @@ def test_train_command_distils_and_validates_when_asked(tiny_config_path: Path, 
     cfg = read_model_config(tmp_path / "model")
     assert cfg.fast is not None and (tmp_path / "model" / FAST_LAYERS_FILE).is_file()
     assert len(cfg.fast.validation) == 1 and "agreement on 4 held-out pool articles" in res.output
+    card = (tmp_path / "model" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert next(iter(cfg.fast.validation)) in card   # the card shows the validation run, not a stale one
