@@ -23,11 +23,25 @@ FORCE_AVX2 = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "MKL_
 @dataclass
 class CpuInfo:
     model: str
-    cores: int
+    cores: int                # logical CPUs the OS offers
     flags: list[str]          # the SPEED_FLAGS this CPU has
+    physical_cores: int | None = None   # distinct (package, core) pairs; None where /proc/cpuinfo does not say
 
     def describe(self) -> str:
-        return f"{self.model}, {self.cores} cores, flags: {' '.join(self.flags) or 'none of ' + ' '.join(SPEED_FLAGS)}"
+        flags = ' '.join(self.flags) or 'none of ' + ' '.join(SPEED_FLAGS)
+        return f"{self.model}, {self.describe_cores()}, flags: {flags}"
+
+    def describe_cores(self) -> str:
+        """The core count as ``2 cores``, or the SMT case spelled out.
+
+        Two vCPUs that are the two threads of one physical core share its vector units, so
+        an encoder bound by matrix arithmetic runs about as fast there as on one core; a
+        speed figure from such a machine is not comparable with one from two real cores.
+        """
+        if self.physical_cores is None or self.physical_cores >= self.cores:
+            return f"{self.cores} cores"
+        core_word = "core" if self.physical_cores == 1 else "cores"
+        return f"{self.cores} logical CPUs on {self.physical_cores} physical {core_word} (SMT)"
 
 
 def parse_cpuinfo(text: str) -> tuple[str, set[str]]:
@@ -43,13 +57,29 @@ def parse_cpuinfo(text: str) -> tuple[str, set[str]]:
     return model, flags
 
 
+def physical_cores(text: str) -> int | None:
+    """Distinct (physical id, core id) pairs in /proc/cpuinfo text; None when it lists no core ids (ARM, some VMs)."""
+    pairs, package = set(), "0"
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "processor":
+            package = "0"
+        elif key == "physical id":
+            package = value.strip()
+        elif key == "core id":
+            pairs.add((package, value.strip()))
+    return len(pairs) or None
+
+
 def cpu_info(cpuinfo: Path = Path("/proc/cpuinfo")) -> CpuInfo:
     try:
-        model, flags = parse_cpuinfo(cpuinfo.read_text(encoding="utf-8", errors="replace"))
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        model, flags = "", set()
+        text = ""
+    model, flags = parse_cpuinfo(text)
     return CpuInfo(model or platform.processor() or platform.machine() or "unknown CPU", os.cpu_count() or 1,
-                   [f for f in SPEED_FLAGS if f in flags])
+                   [f for f in SPEED_FLAGS if f in flags], physical_cores(text))
 
 
 def isa_limits(environ: dict[str, str] | None = None) -> dict[str, str]:

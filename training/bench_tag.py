@@ -69,6 +69,19 @@ def runtime_path(model: Path | None, env: dict[str, str]) -> str:
     return out.stdout.strip() or f"unknown ({out.stderr.strip().splitlines()[-1] if out.stderr.strip() else 'no output'})"
 
 
+def torch_threads(env: dict[str, str]) -> str:
+    """The intra-op thread count torch picks in a child with this environment.
+
+    torch sizes its pool from the physical cores, so on a VM whose two vCPUs are one SMT
+    core the encoder may run on one thread; a figure without this cannot be explained.
+    """
+    out = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+                         capture_output=True, text=True, env=env)
+    threads = out.stdout.strip() or "unknown"
+    pinned = [f"{k}={env[k]}" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if env.get(k)]
+    return threads + (f" ({', '.join(pinned)})" if pinned else "")
+
+
 def timed_run(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     out = subprocess.run([sys.executable, "-c", _RUNNER, *args], capture_output=True, text=True, check=True,
                          env=env).stdout
@@ -93,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     limits = isa_limits(env)
     print("ISA cap: " + (", ".join(f"{k}={v}" for k, v in limits.items()) if limits else "none (the CPU's best path)"))
     print(f"model path: {runtime_path(args.model, env)}")
+    print(f"torch intra-op threads: {torch_threads(env)}")
     require_file(args.corpus, "unlabeled corpus (--corpus)")
     tag = [sys.executable, "-m", "healthtag", "tag"]
     model = ["--model", str(args.model)] if args.model else []

@@ -36,3 +36,30 @@ def test_forcing_avx2_caps_both_libraries_and_is_reported(monkeypatch):
     for key in FORCE_AVX2:
         monkeypatch.delenv(key)
     assert "this CPU has no native bf16" in runtime.describe_precision("bf16")
+
+
+SMT_PAIR = """processor\t: 0
+model name\t: AMD EPYC 7R13 Processor
+physical id\t: 0
+core id\t\t: 0
+flags\t\t: avx2 fma
+processor\t: 1
+model name\t: AMD EPYC 7R13 Processor
+physical id\t: 0
+core id\t\t: 0
+flags\t\t: avx2 fma
+"""
+
+
+def test_two_vcpus_on_one_core_are_called_smt(tmp_path, monkeypatch):
+    path = tmp_path / "cpuinfo"
+    path.write_text(SMT_PAIR)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    info = cpu_info(path)
+    assert info.physical_cores == 1
+    assert "2 logical CPUs on 1 physical core (SMT)" in info.describe()
+    two = SMT_PAIR.split("processor\t: 1")
+    path.write_text(two[0] + "processor\t: 1" + two[1].replace("core id\t\t: 0", "core id\t\t: 1"))
+    assert cpu_info(path).physical_cores == 2 and "2 cores," in cpu_info(path).describe()
+    path.write_text(CPUINFO)                     # no core ids listed: nothing claimed
+    assert cpu_info(path).physical_cores is None and "2 cores," in cpu_info(path).describe()
