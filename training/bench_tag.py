@@ -72,8 +72,9 @@ def runtime_path(model: Path | None, env: dict[str, str]) -> str:
 def torch_threads(env: dict[str, str]) -> str:
     """The intra-op thread count torch picks in a child with this environment.
 
-    torch sizes its pool from the physical cores, so on a VM whose two vCPUs are one SMT
-    core the encoder may run on one thread; a figure without this cannot be explained.
+    torch sizes its pool by its own rule (physical or logical cores, by build and version),
+    so on a VM whose two vCPUs are one SMT core the encoder may run on one thread or on two
+    that share one core's vector units; a figure without this cannot be explained.
     """
     out = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
                          capture_output=True, text=True, env=env)
