@@ -63,3 +63,14 @@ def test_two_vcpus_on_one_core_are_called_smt(tmp_path, monkeypatch):
     assert cpu_info(path).physical_cores == 2 and "2 cores," in cpu_info(path).describe()
     path.write_text(CPUINFO)                     # no core ids listed: nothing claimed
     assert cpu_info(path).physical_cores is None and "2 cores," in cpu_info(path).describe()
+
+
+def test_bench_reports_the_thread_count_torch_uses_in_its_children():
+    import os
+
+    from healthtag.training.bench_tag import torch_threads
+
+    pinned = torch_threads({**os.environ, "OMP_NUM_THREADS": "1"})
+    assert pinned == "1 (OMP_NUM_THREADS=1)"
+    free = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    assert torch_threads(free).isdigit()
