@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from healthtag.training.preflight import require_file
@@ -50,11 +51,12 @@ def write_articles(corpus: Path, n: int, path: Path) -> list[int]:
     return lengths
 
 
-_PATH_PROBE = ("import sys; from healthtag.models.runtime import describe_precision; "
-               "from healthtag.models.model_config import read_model_config; from healthtag.resources import bundled_model_dir; "
-               "c = read_model_config(sys.argv[1] or bundled_model_dir()); "
-               "e = c.fast.encoder if c.fast else c.encoder; "
-               "print('fast path' if c.fast else 'no fast path', '|', describe_precision(e.precision, e.fallback))")
+_CHILD_PROBE = ("import sys, torch; from healthtag.models.runtime import describe_precision; "
+                "from healthtag.models.model_config import read_model_config; from healthtag.resources import bundled_model_dir; "
+                "c = read_model_config(sys.argv[1] or bundled_model_dir()); "
+                "e = c.fast.encoder if c.fast else c.encoder; "
+                "print('fast path' if c.fast else 'no fast path', '|', describe_precision(e.precision, e.fallback)); "
+                "print(torch.get_num_threads())")
 
 
 def bench_environment(force_avx2: bool) -> dict[str, str]:
@@ -62,25 +64,32 @@ def bench_environment(force_avx2: bool) -> dict[str, str]:
     return {**os.environ, **(FORCE_AVX2 if force_avx2 else {})}
 
 
-def runtime_path(model: Path | None, env: dict[str, str]) -> str:
-    """Whether the model has a fast path, and the arithmetic a `healthtag tag` child will run in,
-    asked in a child with the same environment."""
-    out = subprocess.run([sys.executable, "-c", _PATH_PROBE, str(model or "")], capture_output=True, text=True, env=env)
-    return out.stdout.strip() or f"unknown ({out.stderr.strip().splitlines()[-1] if out.stderr.strip() else 'no output'})"
+@dataclass
+class ChildRuntime:
+    """What a `healthtag tag` child will run on, asked once in a child with the same environment."""
+
+    path: str       # whether the model has a fast path, and the arithmetic its encoder runs in
+    threads: str    # torch's intra-op thread count, with any OMP/MKL pin that set it
+
+    @property
+    def has_fast_path(self) -> bool:
+        return not self.path.startswith("no fast path")
 
 
-def torch_threads(env: dict[str, str]) -> str:
-    """The intra-op thread count torch picks in a child with this environment.
+def child_runtime(model: Path | None, env: dict[str, str]) -> ChildRuntime:
+    """The model path and torch's thread count as a timed child sees them.
 
     torch sizes its pool by its own rule (physical or logical cores, by build and version),
     so on a VM whose two vCPUs are one SMT core the encoder may run on one thread or on two
-    that share one core's vector units; a figure without this cannot be explained.
+    that share one core's vector units; a figure without the count cannot be explained.
     """
-    out = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
-                         capture_output=True, text=True, env=env)
-    threads = out.stdout.strip() or "unknown"
+    out = subprocess.run([sys.executable, "-c", _CHILD_PROBE, str(model or "")], capture_output=True, text=True, env=env)
+    lines = out.stdout.strip().splitlines()
+    if len(lines) < 2:
+        why = out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "no output"
+        return ChildRuntime(f"unknown ({why})", "unknown")
     pinned = [f"{k}={env[k]}" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if env.get(k)]
-    return threads + (f" ({', '.join(pinned)})" if pinned else "")
+    return ChildRuntime(lines[0], lines[1] + (f" ({', '.join(pinned)})" if pinned else ""))
 
 
 def timed_run(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
@@ -106,8 +115,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"CPU: {cpu_info().describe()}")
     limits = isa_limits(env)
     print("ISA cap: " + (", ".join(f"{k}={v}" for k, v in limits.items()) if limits else "none (the CPU's best path)"))
-    print(f"model path: {runtime_path(args.model, env)}")
-    print(f"torch intra-op threads: {torch_threads(env)}")
+    child = child_runtime(args.model, env)
+    print(f"model path: {child.path}")
+    print(f"torch intra-op threads: {child.threads}")
     require_file(args.corpus, "unlabeled corpus (--corpus)")
     tag = [sys.executable, "-m", "healthtag", "tag"]
     model = ["--model", str(args.model)] if args.model else []
@@ -116,8 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         lengths = write_articles(args.corpus, args.articles, tmp_path / "bench.jsonl")
         write_articles(args.corpus, 1, tmp_path / "one.jsonl")
         write_articles(args.corpus, args.articles // 4, tmp_path / "quarter.jsonl")
-        has_fast = "no fast path" not in runtime_path(args.model, env)
-        paths = [r for r in ("fast", "full") if args.runtime in (r, "both") and (r == "full" or has_fast)]
+        paths = [r for r in ("fast", "full") if args.runtime in (r, "both") and (r == "full" or child.has_fast_path)]
         modes = {f"model, {r} path (tags + model abstract)": [*model, "--runtime", r] for r in paths}
         modes.update({
             "--rules-only (Lead-N abstract)": ["--rules-only"],

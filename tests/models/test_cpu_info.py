@@ -68,9 +68,10 @@ def test_two_vcpus_on_one_core_are_called_smt(tmp_path, monkeypatch):
 def test_bench_reports_the_thread_count_torch_uses_in_its_children():
     import os
 
-    from healthtag.training.bench_tag import torch_threads
+    from healthtag.training.bench_tag import child_runtime
 
-    pinned = torch_threads({**os.environ, "OMP_NUM_THREADS": "1"})
-    assert pinned == "1 (OMP_NUM_THREADS=1)"
+    pinned = child_runtime(None, {**os.environ, "OMP_NUM_THREADS": "1"})
+    assert pinned.threads == "1 (OMP_NUM_THREADS=1)"
+    assert pinned.path.startswith("fast path |") and pinned.has_fast_path   # the shipped model, asked in the same child
     free = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    assert torch_threads(free).isdigit()
+    assert child_runtime(None, free).threads.isdigit()
