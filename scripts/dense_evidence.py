@@ -29,10 +29,9 @@ from healthtag.models.scoring import Scorer
 from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy
 from healthtag.models.topic_model import TopicSummaryModel
 from healthtag.resources import bundled_model_dir
-from healthtag.training.calibrate import cross_validated_sets
 from healthtag.training.evaluate import score_in_batches
 from healthtag.training.gold import load_gold
-from healthtag.training.topic_eval import score_topics
+from healthtag.training.topic_eval import repeated_cv_f1
 
 DEV = Path("../shared/gold/dev.jsonl")
 LEAD_CHARS = 1500
@@ -53,12 +52,6 @@ def standardised(similarity: np.ndarray) -> np.ndarray:
     """Centre each article's row (some texts are close to every definition), then z-score each topic."""
     centred = similarity - similarity.mean(axis=1, keepdims=True)
     return (centred - centred.mean(axis=0)) / np.maximum(centred.std(axis=0), 1e-9)
-
-
-def cv_figures(probs: np.ndarray, gold_labels, labels: list[str], topics: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    reports = [score_topics("dense", gold_labels, cross_validated_sets(probs, gold_labels, labels, seed=seed), topics)
-               for seed in range(10)]
-    return np.array([r.micro_f1 for r in reports]), np.array([r.macro_f1 for r in reports])
 
 
 def main(runtime: str = "full") -> None:
@@ -83,12 +76,12 @@ def main(runtime: str = "full") -> None:
     print("10 fold seeds x 5 folds, thresholds per label (mean ± spread over seeds)")
     alone = probs.copy()
     alone[:, columns] = 1.0 / (1.0 + np.exp(-dense))
-    micro, macro = cv_figures(alone, gold.labels, labels, topics)
+    micro, macro = repeated_cv_f1(alone, gold.labels, labels, topics)
     print(f"dense alone (model's non_health)   micro {micro.mean():.4f} ± {micro.std():.4f}   macro {macro.mean():.4f} ± {macro.std():.4f}")
     for weight in WEIGHTS:
         mixed = probs.copy()
         mixed[:, columns] += weight * dense
-        micro, macro = cv_figures(mixed, gold.labels, labels, topics)
+        micro, macro = repeated_cv_f1(mixed, gold.labels, labels, topics)
         print(f"model + {weight:<4} x dense            micro {micro.mean():.4f} ± {micro.std():.4f}   macro {macro.mean():.4f} ± {macro.std():.4f}")
 
 

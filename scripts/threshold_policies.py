@@ -20,10 +20,10 @@ from healthtag.models.scoring import Scorer
 from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy
 from healthtag.models.topic_model import TopicSummaryModel
 from healthtag.resources import bundled_model_dir
-from healthtag.training.calibrate import best_threshold, cross_validated_sets
+from healthtag.training.calibrate import best_threshold
 from healthtag.training.evaluate import score_in_batches
 from healthtag.training.gold import load_gold
-from healthtag.training.topic_eval import score_topics
+from healthtag.training.topic_eval import repeated_cv_f1
 
 DEV = Path("../shared/gold/dev.jsonl")
 POLICIES = ("per_label", "default", "global", "min3", "min5", "min10", "shrink5", "shrink10")
@@ -67,11 +67,7 @@ def main(runtime: str = "full") -> None:
     topics = [name for name in labels if name != NON_HEALTH]
     print(f"runtime {runtime}, {len(gold.labels)} dev articles, 10 fold seeds x 5 folds (mean ± spread over seeds)")
     for policy in POLICIES:
-        reports = [score_topics(policy, gold.labels, cross_validated_sets(probs, gold.labels, labels, seed=seed,
-                                                                          fit=policy_fit(policy)), topics)
-                   for seed in range(10)]
-        micro = np.array([r.micro_f1 for r in reports])
-        macro = np.array([r.macro_f1 for r in reports])
+        micro, macro = repeated_cv_f1(probs, gold.labels, labels, topics, fit=policy_fit(policy))
         print(f"{policy:10} micro {micro.mean():.4f} ± {micro.std():.4f}   macro {macro.mean():.4f} ± {macro.std():.4f}")
 
 

@@ -16,3 +16,17 @@ def test_thresholds_cross_validated_predictions():
     pred = cross_validated_sets(probs, gold, ["a", "non_health"], k=3)
     assert pred == gold
     assert decide_labels(probs[:1], ["a", "non_health"], {"a": 0.95}) == [set()]
+
+
+def test_repeated_cv_scores_every_fold_seed_out_of_fold():
+    from healthtag.training.topic_eval import repeated_cv_f1
+
+    rng = np.random.default_rng(0)
+    gold = [{"a"} if i % 3 == 0 else ({"b"} if i % 3 == 1 else {"non_health"}) for i in range(30)]
+    labels = ["a", "b", "non_health"]
+    clean = np.array([[float(lab in g) * 0.8 + 0.1 for lab in labels] for g in gold])
+    micro, macro = repeated_cv_f1(clean, gold, labels, ["a", "b"], seeds=4)
+    assert micro.shape == macro.shape == (4,) and np.all(micro == 1.0) and np.all(macro == 1.0)
+    noise = rng.random(clean.shape)            # scores that carry no label: out of fold, far from perfect
+    micro, _ = repeated_cv_f1(noise, gold, labels, ["a", "b"], seeds=4)
+    assert micro.mean() < 0.8 and micro.std() > 0.0
