@@ -35,6 +35,7 @@ class DataConfig:
     gate_gold: str | None = None             # general-news gate set: calibrates the non_health threshold with dev
     labelled: list[str] = field(default_factory=list)        # reviewed labels (gold format), weighted as clean
     labelled_weight: float = 1.0             # loss weight of a reviewed article relative to a weak one
+    unit_labels: bool = False                # also a row per paragraph where a topic rule fires (unit_labels.py)
 
     def __post_init__(self) -> None:
         if self.inews_limit is not None and self.inews_limit < 0:

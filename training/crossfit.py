@@ -41,6 +41,7 @@ from .gold import GoldSet, load_gold
 from .heads_training import TrainingData, predict_docs, train_heads
 from .preflight import MissingInput, require_file
 from .topic_eval import score_topics
+from .unit_labels import pool_rows
 
 log = logging.getLogger(__name__)
 GATES = ("max_rules_gate", "max_network_gate", "max_mean_gate")
@@ -70,8 +71,7 @@ def load_weak_run(config: TrainConfig) -> WeakRun:
     features = extract_features(weak["title"], weak["sentences"], settings,
                                 max_tokens=config.data.max_train_tokens, cache_dir=run_dir / "features",
                                 desc="weak-set vectors")
-    return WeakRun(dev, TrainingData.build(features, weak, "soft_labels", config.data.salience_from), labels,
-                   settings)
+    return WeakRun(dev, pool_rows(weak, features, config, labels), labels, settings)
 
 
 def _doc(features) -> torch.Tensor:

@@ -35,6 +35,7 @@ from .gold import file_digest, load_gold
 from .heads_training import TrainingData, predict_docs, train_heads
 from .model_card import write_model_card
 from .preflight import require_file, require_folder, require_inews
+from .unit_labels import pool_rows
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
                                 cache_dir=run_dir / "features", desc="weak-set vectors")
     t_features = time.perf_counter() - started
 
-    weak_data = TrainingData.build(features, weak, "soft_labels", data_cfg.salience_from)
+    weak_data = pool_rows(weak, features, config, labels)
     reviewed, reviewed_keys = reviewed_rows(data_cfg.labelled, labels, settings, run_dir, data_cfg.labelled_weight)
     data = weak_data if reviewed is None else weak_data.concat(reviewed)
     heads, train_log = train_heads(data, config.training, run_dir)
