@@ -210,7 +210,8 @@ def build(args: argparse.Namespace, vote_settings: VoteSettings = DEFAULT_VOTES)
     lm.save(out / "label_model.json")
     if args.save_label_model:
         lm.save(args.save_label_model)
-    by_source = Counter(a.source.split(":")[0] if ":" in a.source else "seeds" for a in arts)
+    by_source = Counter(a.source.split(":")[0] if a.source.startswith(("corpus:", "inews:")) else
+                        "peoples_daily" if a.source.startswith("peoples_daily") else "seeds" for a in arts)
     log.info("%d articles (%s) in %.0fs → %s", len(ds), dict(by_source), time.time() - t0, out / "dataset")
     log.info("label-model labels: %s", dict(counts.most_common()))
 

@@ -203,10 +203,17 @@ def _reviewed(train_idx: list[int], amount: str, seed: int) -> list[int]:
 
 
 def _summarise(rows: dict[str, list[dict]]) -> dict:
+    """Mean and spread over seeds per figure, plus each seed's figures under ``per_seed``.
+
+    Two recipes run with the same ``--seeds`` share their fold splits and head seeds
+    seed by seed, so their difference can be compared pairwise, not only through
+    the two spreads.
+    """
     out = {}
     for name, runs in rows.items():
         out[name] = {k: (round(float(np.mean([r[k] for r in runs])), 4), round(float(np.std([r[k] for r in runs])), 4))
                      for k in runs[0] if k != "n"}
+        out[name]["per_seed"] = [{k: round(float(v), 4) for k, v in r.items() if k != "n"} for r in runs]
     return out
 
 

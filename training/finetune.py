@@ -288,7 +288,6 @@ def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_to
     """Tune the top layers on ``weak`` and leave the pool's tuned vectors in the feature cache."""
     started = time.perf_counter()
     titles, sentences = weak["title"], weak["sentences"]
-    store, tokens = lower_states(titles, sentences, settings, config.layers, max_tokens, run_dir / "finetune")
     targets = np.asarray(weak[target_column], dtype=np.float32)
     weights = np.ones(len(targets), dtype=np.float32)
     recipe = hashlib.sha1(json.dumps([FEATURES_VERSION, config.__dict__, settings.to_dict(),
@@ -300,7 +299,18 @@ def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_to
     n_layers = settings.num_layers
     indices = list(range(n_layers - config.layers, n_layers))
     layers = top_layers(settings, config.layers)
-    if tuned_path.exists() and history_path.exists():
+    tuned = replace(settings, tuned_layers=str(tuned_path))
+    reusable = tuned_path.exists() and history_path.exists()
+    if reusable and (run_dir / "features" / f"features-{cache_key(tuned, (-1,), max_tokens, titles, sentences)}"
+                     / "dataset_info.json").exists():
+        # everything downstream reads the tuned vectors, so the pool's lower-layer states (a pass over
+        # the whole pool and 6.7 GB) are only computed when the tuning or those vectors are missing
+        apply_tuned_layers(_as_encoder(layers, n_layers), tuned_path)
+        log.info("reusing tuned layers %s and their pool vectors", tuned_path)
+        return FinetuneResult(tuned, json.loads(history_path.read_text(encoding="utf-8")),
+                              round(time.perf_counter() - started, 1), True)
+    store, tokens = lower_states(titles, sentences, settings, config.layers, max_tokens, run_dir / "finetune")
+    if reusable:
         apply_tuned_layers(_as_encoder(layers, n_layers), tuned_path)   # the same checks serving makes
         history = json.loads(history_path.read_text(encoding="utf-8"))
         reused = True
@@ -311,7 +321,6 @@ def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_to
         reused = False
         save_tuned_layers(_as_encoder(layers, n_layers), indices, tuned_path)
         history_path.write_text(json.dumps(history), encoding="utf-8")
-    tuned = replace(settings, tuned_layers=str(tuned_path))
     # the frozen encoder's vectors come from the same states for a few minutes more, so the
     # side-by-side comparison (crossfit with finetune.layers: 0) needs no second pass over the pool
     for encoder_settings, top in ((tuned, layers), (settings, None)):

@@ -119,3 +119,13 @@ def test_a_finetuned_model_ships_its_layers_and_serves_the_vectors_it_was_traine
     full = extract_features(weak["title"], weak["sentences"], model.settings, max_tokens=256,
                             cache_dir=tmp_path / "run" / "features")
     np.testing.assert_allclose(_vectors(full)[:5], _vectors(cached), atol=3e-2)
+    # a second run of the same recipe reuses the tuned layers and their vectors without a pass over the pool
+    import shutil
+
+    from healthtag.training.finetune import run_finetune
+    cfg = load_train_config(path)
+    for lower in (tmp_path / "run" / "finetune").glob("lower-*"):
+        shutil.rmtree(lower)
+    again = run_finetune(weak, cfg.encoder, cfg.finetune, 256, tmp_path / "run")
+    assert again.reused and again.history == saved["training"]["finetune"]["history"]
+    assert not list((tmp_path / "run" / "finetune").glob("lower-*"))
