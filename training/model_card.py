@@ -112,6 +112,8 @@ def render_model_card(config: ModelConfig, result: dict) -> str:
         "",
         "## Labels it trained on",
         f"- {training.get('articles', '?')} training rows: weak labels (rules + label model over unlabeled text)"
+        + (f"; {training['paragraph_rows']} of the rows are paragraphs where a topic rule fires, labelled by the "
+           "same label model on the paragraph alone (`data.unit_labels`)" if training.get("paragraph_rows") else "")
         + (", plus the reviewed labels of " + ", ".join(f"`{r['file']}`" for r in training["reviewed_labels"]) + " "
            "weighted as clean; "
            "the evaluation below is in-sample for them; the out-of-fold figures are in the cross-fitted table "
@@ -129,8 +131,8 @@ def render_model_card(config: ModelConfig, result: dict) -> str:
         f"Total training time: {training.get('train_seconds_total', '?')} s"
         + (f" (encoder vectors {timing['feature_seconds']} s, heads {timing['heads_seconds']} s)" if timing else "")
         + ". Command: `python -m healthtag.training.train --config configs/default.yaml`."
-        + (" This run reused the stored lower-layer states and the tuned layers of its run directory "
-           "(same recipe, same pool), so the fine-tuning epochs above are not in its total."
+        + (" This run reused the tuned layers of its run directory (same recipe, same pool), so the "
+           "fine-tuning epochs above are not in its total."
            if (training.get("finetune") or {}).get("reused") else ""),
         "",
         f"## Evaluation on `{result.get('gold')}`",

@@ -117,6 +117,7 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
         taxonomy_digest=taxonomy_digest(tax),
         calibration=calibration,
         training={"config": _plain(config.training), "articles": len(data),
+                  "paragraph_rows": len(weak_data) - len(weak),
                   "reviewed_labels": [{"file": Path(p).name, "digest": file_digest(Path(p))} for p in data_cfg.labelled],
                   "train_seconds_total": round(time.perf_counter() - started, 1),
                   "timing": {"feature_seconds": round(t_features, 1), "heads_seconds": round(train_log.seconds, 1)},
