@@ -26,7 +26,7 @@ from .calibrate import cross_validated_sets
 from .config import load_train_config
 from .crossfit import load_weak_run
 from .features import article_features
-from .heads_training import TrainingData, predict_docs, train_heads
+from .heads_training import predict_docs, train_heads
 from .topic_eval import score_topics
 
 log = logging.getLogger(__name__)
@@ -59,9 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(0)
     for fraction in sorted(args.fractions):
         idx = np.sort(rng.permutation(len(data))[: int(len(data) * fraction)])
-        part = TrainingData(data.doc[idx], data.targets[idx], [data.sentences[i] for i in idx],
-                            [data.salience[i] for i in idx], [data.positions[i] for i in idx],
-                            [data.sentence_mask[i] for i in idx])
+        part = data.subset(idx.tolist())
         heads, _ = train_heads(part, dataclasses.replace(config.training, sentence_loss_weight=0.0))
         net = predict_docs(heads, dev_doc).numpy()
         sets = cross_validated_sets(net, dev.labels, labels)
@@ -71,7 +69,9 @@ def main(argv: list[str] | None = None) -> None:
 
     lines = ["## Why the network learns what it learns", "",
              f"Command: `python -m healthtag.training.diagnose --config {args.config}`. Pool: {len(weak)} articles "
-             f"({', '.join(f'{k} {v}' for k, v in by_source.most_common())}). Dev figures: 5-fold cross-validated "
+             f"({', '.join(f'{k} {v}' for k, v in by_source.most_common())})"
+             + (f", plus {len(data) - len(weak)} paragraph rows (`data.unit_labels`)" if len(data) > len(weak) else "")
+             + ". Dev figures: 5-fold cross-validated "
              "thresholds, heads trained on weak labels only.", "",
              "| topic | weak positives in pool | dev support | rules P / R | network P / R | rule-missed TPs the network finds | rule FPs the network repeats |",
              "|---|---|---|---|---|---|---|"]
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
                      f"{n.precision:.2f} / {n.recall:.2f} | {found} | {repeated} |")
     lines += ["", f"Rules: micro-F1 {rules.micro_f1:.3f}, macro-F1 {rules.macro_f1:.3f}.", "",
               "Learning curve of the network alone (a random share of the pool, one seed):", "",
-              "| share of pool | articles | micro-F1 | macro-F1 |", "|---|---|---|---|"]
+              "| share of pool | training rows | micro-F1 | macro-F1 |", "|---|---|---|---|"]
     lines += [f"| {f:.2f} | {n} | {mi:.3f} | {ma:.3f} |" for f, n, mi, ma in curve]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
