@@ -125,6 +125,12 @@ def source_kind(source: str) -> str:
     return "health" if source.startswith("corpus:") else "pages"
 
 
+def source_family(source: str) -> str:
+    """What the pool's logs count an article under: ``health``, ``pages``, ``inews`` or ``peoples``."""
+    kind = source_kind(source)
+    return kind if kind != "general" else source.split(":")[0].split("_")[0]
+
+
 def source_aware_gate(p_non_health: float, kind: str, general_health_rate: float, pool_prior: float) -> float:
     """P(non_health) combining the label model with where the article comes from.
 
@@ -210,8 +216,7 @@ def build(args: argparse.Namespace, vote_settings: VoteSettings = DEFAULT_VOTES)
     lm.save(out / "label_model.json")
     if args.save_label_model:
         lm.save(args.save_label_model)
-    by_source = Counter(a.source.split(":")[0] if a.source.startswith(("corpus:", "inews:")) else
-                        "peoples_daily" if a.source.startswith("peoples_daily") else "seeds" for a in arts)
+    by_source = Counter(source_family(a.source) for a in arts)
     log.info("%d articles (%s) in %.0fs → %s", len(ds), dict(by_source), time.time() - t0, out / "dataset")
     log.info("label-model labels: %s", dict(counts.most_common()))
 

@@ -21,7 +21,7 @@ from healthtag.models.evidence import each_rule_alone, predicted_labels
 from healthtag.models.scoring import Scorer
 from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy
 
-from .build_weak_dataset import source_kind
+from .build_weak_dataset import source_family
 from .calibrate import cross_validated_sets
 from .config import load_train_config
 from .crossfit import load_weak_run
@@ -51,8 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     rules_sets = [set(predicted_labels(each_rule_alone(v, tax))) for v in Scorer(tax).score(dev.articles).votes]
     rules = score_topics("rules", dev.labels, rules_sets, tax.label_ids)
     weak_pos = Counter(lab for labs in weak["labels"] for lab in labs)
-    by_source = Counter(source_kind(s) if source_kind(s) != "general" else s.split(":")[0].split("_")[0]
-                        for s in weak["source"])
+    by_source = Counter(source_family(s) for s in weak["source"])
 
     curve = []
     net_sets = None

@@ -36,14 +36,19 @@ def cache_key(settings: EncoderSettings, layers: Sequence[int], max_tokens: int 
     return h.hexdigest()[:16]
 
 
+def features_path(cache_dir: Path, settings: EncoderSettings, layers: Sequence[int], max_tokens: int | None,
+                  titles: Sequence[str], sentences: Sequence[Sequence[str]]) -> Path:
+    """The folder in ``cache_dir`` where `extract_features` keeps these articles' vectors."""
+    return Path(cache_dir) / f"features-{cache_key(settings, layers, max_tokens, titles, sentences)}"
+
+
 def extract_features(titles: Sequence[str], sentences: Sequence[Sequence[str]], settings: EncoderSettings,
                      layers: Sequence[int] = (-1,), max_tokens: int | None = None,
                      cache_dir: Path | None = None, chunk: int = 32, desc: str = "features"):
     """Dataset with columns doc_vec, sent_vecs, sent_tokens, one row per article, in input order."""
     from datasets import Dataset, load_from_disk
 
-    key = cache_key(settings, layers, max_tokens, titles, sentences)
-    target = Path(cache_dir) / f"features-{key}" if cache_dir else None
+    target = features_path(cache_dir, settings, layers, max_tokens, titles, sentences) if cache_dir else None
     if target is not None and (target / "dataset_info.json").exists():
         return load_from_disk(str(target))
     tok, encoder = build_article_encoder(settings, layers=tuple(layers))

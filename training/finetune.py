@@ -44,7 +44,7 @@ from healthtag.models.tuned_layers import apply_tuned_layers, save_tuned_layers
 from torch import nn
 from tqdm import tqdm
 
-from .features import FEATURES_VERSION, cache_key
+from .features import FEATURES_VERSION, cache_key, features_path
 
 log = logging.getLogger(__name__)
 
@@ -300,31 +300,25 @@ def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_to
     indices = list(range(n_layers - config.layers, n_layers))
     layers = top_layers(settings, config.layers)
     tuned = replace(settings, tuned_layers=str(tuned_path))
-    reusable = tuned_path.exists() and history_path.exists()
-    if reusable and (run_dir / "features" / f"features-{cache_key(tuned, (-1,), max_tokens, titles, sentences)}"
-                     / "dataset_info.json").exists():
-        # everything downstream reads the tuned vectors, so the pool's lower-layer states (a pass over
-        # the whole pool and 6.7 GB) are only computed when the tuning or those vectors are missing
-        apply_tuned_layers(_as_encoder(layers, n_layers), tuned_path)
-        log.info("reusing tuned layers %s and their pool vectors", tuned_path)
-        return FinetuneResult(tuned, json.loads(history_path.read_text(encoding="utf-8")),
-                              round(time.perf_counter() - started, 1), True)
-    store, tokens = lower_states(titles, sentences, settings, config.layers, max_tokens, run_dir / "finetune")
-    if reusable:
+    reused = tuned_path.exists() and history_path.exists()
+    if reused:
         apply_tuned_layers(_as_encoder(layers, n_layers), tuned_path)   # the same checks serving makes
         history = json.loads(history_path.read_text(encoding="utf-8"))
-        reused = True
         log.info("reusing tuned layers %s", tuned_path)
-    else:
+        if (features_path(run_dir / "features", tuned, (-1,), max_tokens, titles, sentences) / "dataset_info.json").exists():
+            # everything downstream reads the tuned vectors, so the pool's lower-layer states (a pass
+            # over the whole pool and 6.7 GB) are only computed when the tuning or those vectors are missing
+            return FinetuneResult(tuned, history, round(time.perf_counter() - started, 1), True)
+    store, tokens = lower_states(titles, sentences, settings, config.layers, max_tokens, run_dir / "finetune")
+    if not reused:
         use_bf16 = resolve_precision(settings.precision) == "bf16"
         layers, history = finetune_top(store, targets, weights, layers, config, use_bf16)
-        reused = False
         save_tuned_layers(_as_encoder(layers, n_layers), indices, tuned_path)
         history_path.write_text(json.dumps(history), encoding="utf-8")
     # the frozen encoder's vectors come from the same states for a few minutes more, so the
     # side-by-side comparison (crossfit with finetune.layers: 0) needs no second pass over the pool
     for encoder_settings, top in ((tuned, layers), (settings, None)):
-        target = run_dir / "features" / f"features-{cache_key(encoder_settings, (-1,), max_tokens, titles, sentences)}"
+        target = features_path(run_dir / "features", encoder_settings, (-1,), max_tokens, titles, sentences)
         if not (target / "dataset_info.json").exists():
             desc = "tuned vectors" if top is not None else "frozen-encoder vectors"
             top = top if top is not None else top_layers(settings, config.layers)

@@ -26,7 +26,7 @@ import torch
 from healthtag.models.evidence import apply_gate
 from healthtag.models.multitask import position_features
 from healthtag.models.rules import ArticleVotes, RuleModel
-from healthtag.models.taxonomy import NON_HEALTH
+from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy
 from healthtag.text.article import Article
 from healthtag.text.textnorm import split_sentences
 
@@ -86,40 +86,39 @@ def unit_vector(sent_vecs: np.ndarray, sent_tokens: list[int], idx: list[int]) -
     return (sent_vecs[idx] * weights[:, None]).sum(axis=0) / weights.sum()
 
 
-def unit_rows(weak, features, label_model: LabelModel, labels: list[str], weight: float = 1.0) -> TrainingData | None:
-    """Paragraph rows for the weak pool (``weak`` and ``features`` row-aligned), or None when there are none."""
+def unit_rows(weak, sentence_vectors: list[torch.Tensor], sentence_tokens: list[list[int]],
+              label_model: LabelModel, labels: list[str], weight: float = 1.0) -> TrainingData | None:
+    """Paragraph rows for the weak pool, or None when there are none.
+
+    ``sentence_vectors`` and ``sentence_tokens`` are the pool articles' own, row-aligned
+    with ``weak`` (the article rows already hold the vectors, so they are not read twice).
+    """
     rules = label_model.rule_model
     nh = labels.index(NON_HEALTH)
-    vecs, targets = [], []
-    for i in range(len(weak)):
-        row = weak[i]
-        if not row["health"]:
+    vecs, votes, article_nh = [], [], []
+    for health, article_id, text, sents, soft, sent_vecs, tokens in zip(
+            weak["health"], weak["id"], weak["text"], weak["sentences"], weak["soft_labels"],
+            sentence_vectors, sentence_tokens):
+        if not health:
             continue
-        feats = features[i]
-        sents = row["sentences"]
-        sent_vecs = np.asarray(feats["sent_vecs"], dtype=np.float32).reshape(len(sents), -1)
-        units = paragraph_units(row["id"], row["text"], sents, rules)
-        if not units:
-            continue
-        probs = label_model.predict_proba([v for _, v in units], gate=False)
-        for (idx, _), p in zip(units, probs):
-            vec = unit_vector(sent_vecs, feats["sent_tokens"], idx)
-            if vec is None:
-                continue
-            p = dict(p)
-            p[NON_HEALTH] = float(row["soft_labels"][nh])
-            p = apply_gate(p)
-            vecs.append(vec)
-            targets.append([p[lab] for lab in labels])
+        for idx, unit_votes in paragraph_units(article_id, text, sents, rules):
+            vec = unit_vector(sent_vecs.numpy(), tokens, idx)
+            if vec is not None:
+                vecs.append(vec)
+                votes.append(unit_votes)
+                article_nh.append(float(soft[nh]))
     if not vecs:
         return None
+    targets = []
+    for p, p_nh in zip(label_model.predict_proba(votes, gate=False), article_nh):
+        p = apply_gate({**p, NON_HEALTH: p_nh})
+        targets.append([p[lab] for lab in labels])
     doc = torch.tensor(np.stack(vecs))
     n = len(vecs)
     # no sentence targets: the sentence head learns from whole articles only
-    empty = [torch.zeros(0, doc.shape[1]) for _ in range(n)]
-    return TrainingData(doc, torch.tensor(targets, dtype=torch.float32), empty,
-                        [torch.zeros(0) for _ in range(n)], [position_features(0, []) for _ in range(n)],
-                        [torch.zeros(0, dtype=torch.bool) for _ in range(n)], torch.full((n,), float(weight)))
+    return TrainingData(doc, torch.tensor(targets, dtype=torch.float32), [torch.zeros(0, doc.shape[1])] * n,
+                        [torch.zeros(0)] * n, [position_features(0, [])] * n,
+                        [torch.zeros(0, dtype=torch.bool)] * n, torch.full((n,), float(weight)))
 
 
 def pool_rows(weak, features, config, labels: list[str]) -> TrainingData:
@@ -132,8 +131,6 @@ def pool_rows(weak, features, config, labels: list[str]) -> TrainingData:
     rows = TrainingData.build(features, weak, "soft_labels", config.data.salience_from)
     if not config.data.unit_labels:
         return rows
-    from healthtag.models.taxonomy import load_taxonomy
-
     label_model = LabelModel.load(config.run_path / "weak" / "label_model.json", RuleModel(load_taxonomy(None)))
-    units = unit_rows(weak, features, label_model, labels)
+    units = unit_rows(weak, rows.sentences, features["sent_tokens"], label_model, labels)
     return rows if units is None else rows.concat(units)

@@ -70,10 +70,13 @@ def test_unit_rows_pool_their_sentences_and_keep_the_articles_health(rules):
     health_row = {"id": "h", "text": "\n".join(paras), "sentences": sents, "health": True,
                   "soft_labels": [0.9, 0.2, 0.3]}
     general_row = dict(health_row, id="g", health=False)
-    weak = [health_row, general_row]
-    features = [{"sent_vecs": vecs, "sent_tokens": tokens}] * 2
+
+    def columns(rows: list[dict]) -> dict[str, list]:
+        return {k: [r[k] for r in rows] for k in rows[0]}
+
+    weak = columns([health_row, general_row])
     model = FixedLabelModel(rules, {"tcm": 0.8, "outreach_clinic": 0.6, NON_HEALTH: 0.1})
-    data = unit_rows(weak, features, model, labels, weight=0.5)
+    data = unit_rows(weak, [torch.from_numpy(vecs)] * 2, [tokens] * 2, model, labels, weight=0.5)
     groups = paragraph_sentences(health_row["text"], sents)
     assert data is not None and len(data) == 2                  # two firing paragraphs of the health article only
     seen = [i for i in groups[2] if tokens[i] > 0]
@@ -82,4 +85,4 @@ def test_unit_rows_pool_their_sentences_and_keep_the_articles_health(rules):
     assert torch.allclose(data.targets, torch.tensor([[0.8, 0.6, 0.3]] * 2))   # non_health is the article's
     assert torch.all(data.weights == 0.5) and not data.clean.any()
     assert all(len(m) == 0 for m in data.sentence_mask)            # no sentence targets from paragraphs
-    assert unit_rows([general_row], features[:1], model, labels) is None
+    assert unit_rows(columns([general_row]), [torch.from_numpy(vecs)], [tokens], model, labels) is None
