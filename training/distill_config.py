@@ -24,7 +24,9 @@ class DistillConfig:
     rank_weight: float = 0.0      # weight of the listwise term: the sentence head's ranking within each window
     check_articles: int = 200     # pool articles kept out of training, for the agreement check
     fallback: str = "fp32"        # the fast path's arithmetic where bf16 is not native: fp32 or int8
-    seed: int = 13
+    seed: int = 13                # the window sample and the check split
+    student_seed: int | None = None   # the student's batch order; None = ``seed``. Apart from ``seed`` so that
+                                      # students of one recipe can be compared on the same windows and check articles
 
     def __post_init__(self) -> None:
         if not self.layers_from or any(i < 0 for i in self.layers_from):
@@ -36,5 +38,7 @@ class DistillConfig:
             raise ValueError("distill.lr must be > 0 and distill.warmup >= 0")
         if self.rank_weight < 0:
             raise ValueError(f"distill.rank_weight must be >= 0, not {self.rank_weight}")
+        if self.student_seed is None:
+            self.student_seed = self.seed
         if self.fallback not in FALLBACKS:
             raise ValueError(f"distill.fallback must be one of {FALLBACKS}, not {self.fallback!r}")

@@ -171,6 +171,24 @@ def test_retraining_without_a_fast_path_removes_the_stale_layers(distilled, tmp_
     assert not (copy / FAST_LAYERS_FILE).exists() and read_model_config(copy).fast is None
 
 
+def test_a_second_student_seed_keeps_the_windows_and_check_articles_but_trains_its_own_student(distilled, tmp_path):
+    from safetensors.torch import load_file
+
+    model_dir, config = distilled
+    copy = tmp_path / "m"
+    shutil.copytree(model_dir, copy)
+    first = read_model_config(model_dir).fast.recipe
+    assert DistillConfig(seed=5).student_seed == 5 and first["student_seed"] == config.distill.seed
+    run_distill(replace(config, distill=replace(config.distill, student_seed=config.distill.seed + 1)), copy)
+    second = read_model_config(copy).fast.recipe
+    assert second["student_seed"] == config.distill.seed + 1
+    assert second["check_articles"] == first["check_articles"] and second["windows"] == first["windows"]
+    work = Path(config.run_dir) / "distill"
+    assert len(list(work.glob("teacher-*"))) == 1 and len(list(work.glob("student-*.safetensors"))) == 2
+    a, b = load_file(model_dir / FAST_LAYERS_FILE), load_file(copy / FAST_LAYERS_FILE)
+    assert a.keys() == b.keys() and any(not torch.equal(a[k], b[k]) for k in a)
+
+
 def test_distill_config_is_checked():
     with pytest.raises(ValueError, match="layers_from"):
         DistillConfig(layers_from=[])
