@@ -72,10 +72,19 @@ class TeacherWindows:
 
 
 def sample_windows(tokens: Sequence[ArticleTokens], articles: Sequence[Article], count: int,
-                   rng: np.random.Generator) -> list[tuple[int, int]]:
-    """``count`` (article, window) pairs drawn without replacement from every window of ``tokens``."""
+                   rng: np.random.Generator, first_share: float = 0.0) -> list[tuple[int, int]]:
+    """``count`` (article, window) pairs drawn without replacement from every window of ``tokens``.
+
+    ``first_share`` of them are drawn from the articles' first windows alone: the abstract is
+    almost always chosen there (title and lead), so a student that sees more of them can spend
+    more of its training on the sentence ranking that decides the abstract.
+    """
     pairs = [(a, w) for a, t in enumerate(tokens) for w in range(len(t.windows))]
-    pick = rng.choice(len(pairs), size=min(count, len(pairs)), replace=False)
+    count = min(count, len(pairs))
+    firsts = [i for i, (_, w) in enumerate(pairs) if w == 0]
+    chosen = rng.choice(firsts, size=min(round(first_share * count), len(firsts)), replace=False) if first_share else []
+    rest = np.setdiff1d(np.arange(len(pairs)), chosen)
+    pick = np.concatenate([np.asarray(chosen, dtype=int), rng.choice(rest, size=count - len(chosen), replace=False)])
     return [pairs[i] for i in sorted(pick)]
 
 
@@ -290,9 +299,13 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
     articles, check = split_pool(pool_articles(config), settings.check_articles, settings.seed)
     tokens = [tokenize_article(model.tokenizer, a.title, a.sentences, model.settings.window, model.settings.overlap,
                                max_tokens=config.data.max_train_tokens) for a in articles]
-    pairs = sample_windows(tokens, articles, settings.windows, np.random.default_rng(settings.seed))
-    key = _digest([settings.windows, settings.seed, settings.check_articles, config.data.max_train_tokens,
-                   model_fingerprint(model_dir), [a.id for a in articles]])
+    pairs = sample_windows(tokens, articles, settings.windows, np.random.default_rng(settings.seed),
+                           settings.first_window_share)
+    key_parts = [settings.windows, settings.seed, settings.check_articles, config.data.max_train_tokens,
+                 model_fingerprint(model_dir), [a.id for a in articles]]
+    if settings.first_window_share:   # samples without the share keep their cache names
+        key_parts.append(settings.first_window_share)
+    key = _digest(key_parts)
     work = config.run_path / "distill"
     data = teacher_windows(model, articles, tokens, pairs, work / f"teacher-{key}")
     student = student_from(model, settings.layers_from)
@@ -321,6 +334,7 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
                 "windows": len(data), "steps": settings.steps, "batch_windows": settings.batch_windows,
                 "lr": settings.lr, "rank_weight": settings.rank_weight, "seed": settings.seed,
                 "student_seed": settings.student_seed,
+                "first_window_share": settings.first_window_share,
                 "check_articles": [a.id for a in check], "history": history,
                 "minutes": round((time.perf_counter() - started) / 60, 1)})
     write_model_config(model_dir, cfg)

@@ -22,6 +22,7 @@ class DistillConfig:
     lr: float = 3e-4
     warmup: int = 50              # steps of linearly rising learning rate, then linear decay
     rank_weight: float = 0.0      # weight of the listwise term: the sentence head's ranking within each window
+    first_window_share: float = 0.0   # share of the windows drawn from articles' first windows (title and lead)
     check_articles: int = 200     # pool articles kept out of training, for the agreement check
     fallback: str = "fp32"        # the fast path's arithmetic where bf16 is not native: fp32 or int8
     seed: int = 13                # the window sample and the check split
@@ -36,6 +37,8 @@ class DistillConfig:
                 raise ValueError(f"distill.{name} must be >= 1, not {getattr(self, name)}")
         if self.lr <= 0 or self.warmup < 0:
             raise ValueError("distill.lr must be > 0 and distill.warmup >= 0")
+        if not 0.0 <= self.first_window_share <= 1.0:
+            raise ValueError(f"distill.first_window_share must be within [0, 1], not {self.first_window_share}")
         if self.rank_weight < 0:
             raise ValueError(f"distill.rank_weight must be >= 0, not {self.rank_weight}")
         if self.student_seed is None:

@@ -14,7 +14,7 @@ from healthtag.models.model_config import ModelLoadError, read_model_config
 from healthtag.models.multitask import MultiTaskHeads
 from healthtag.models.topic_model import FAST_LAYERS_FILE, TopicSummaryModel, choose_runtime
 from healthtag.training.config import load_train_config
-from healthtag.training.distill import DistillConfig, distillation_loss, run_distill, window_ranking_kl
+from healthtag.training.distill import DistillConfig, distillation_loss, run_distill, sample_windows, window_ranking_kl
 from healthtag.training.fast_check import agreement, run_check, scored
 from support import SEEDS
 
@@ -187,6 +187,20 @@ def test_a_second_student_seed_keeps_the_windows_and_check_articles_but_trains_i
     assert len(list(work.glob("teacher-*"))) == 1 and len(list(work.glob("student-*.safetensors"))) == 2
     a, b = load_file(model_dir / FAST_LAYERS_FILE), load_file(copy / FAST_LAYERS_FILE)
     assert a.keys() == b.keys() and any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_first_window_share_draws_that_share_from_first_windows_and_nothing_twice():
+    from types import SimpleNamespace
+
+    tokens = [SimpleNamespace(windows=[(0, 1)] * n) for n in (1, 2, 3, 4, 5) * 20]   # 300 windows, 100 first ones
+    plain = sample_windows(tokens, [], 60, np.random.default_rng(0))
+    assert plain == sample_windows(tokens, [], 60, np.random.default_rng(0), 0.0)
+    assert sum(w == 0 for _, w in plain) < 40          # about a third of all windows are first windows
+    leaning = sample_windows(tokens, [], 60, np.random.default_rng(0), 0.5)
+    assert len(leaning) == len(set(leaning)) == 60 and sum(w == 0 for _, w in leaning) >= 30
+    assert len(sample_windows(tokens, [], 1000, np.random.default_rng(0), 1.0)) == 300   # capped by the pool
+    with pytest.raises(ValueError, match="first_window_share"):
+        DistillConfig(first_window_share=1.5)
 
 
 def test_distill_config_is_checked():
