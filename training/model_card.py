@@ -43,6 +43,18 @@ def _tuning_note(finetune: dict | None) -> str:
             "the lower layers frozen.")
 
 
+def _window_mix(recipe: dict) -> str:
+    """How the student's windows were drawn, where not uniformly."""
+    share = recipe.get("first_window_share") or 0
+    return f" ({share:.0%} of them articles' first windows, the rest from all windows)" if share else ""
+
+
+def _seeds(recipe: dict) -> str:
+    """The sample seed, and the student's own where it differs (older recipes record only one)."""
+    seed, student = recipe.get("seed"), recipe.get("student_seed", recipe.get("seed"))
+    return f"seed {seed}" if student == seed else f"window sample seed {seed}, student seed {student}"
+
+
 def _student_minutes(recipe: dict) -> str:
     """Training time from the loss history (the recipe's own ``minutes`` is short when a cached student was reused)."""
     history = recipe.get("history") or []
@@ -59,10 +71,10 @@ def _fast_path_section(config: ModelConfig) -> list[str]:
              f"- Encoder: {fast.encoder.num_layers} layers distilled from the {recipe.get('teacher_layers', '?')}-layer "
              f"encoder above (started from its layers {recipe.get('layers_from')}; `fast_layers.safetensors`), same "
              "embeddings, windows, heads and thresholds. `--runtime full` runs the full encoder.",
-             f"- Distilled on {recipe.get('windows', '?')} encoder windows of the unlabeled pool, {recipe.get('steps')} "
-             f"steps of {recipe.get('batch_windows')} windows, lr {recipe.get('lr')}, seed {recipe.get('seed')} "
-             f"({_student_minutes(recipe)} min of student training). Command: `python -m healthtag.training.distill "
-             "--config configs/default.yaml`.",
+             f"- Distilled on {recipe.get('windows', '?')} encoder windows of the unlabeled pool{_window_mix(recipe)}, "
+             f"{recipe.get('steps')} steps of {recipe.get('batch_windows')} windows, lr {recipe.get('lr')}, "
+             f"{_seeds(recipe)} ({_student_minutes(recipe)} min of student training). Command: "
+             "`python -m healthtag.training.distill --config configs/default.yaml`.",
              "- Validation (`python -m healthtag.training.fast_check --config configs/default.yaml [--precision fp32|int8]`):",
              ""]
     for key, run in fast.validation.items():

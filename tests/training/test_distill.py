@@ -182,6 +182,8 @@ def test_a_second_student_seed_keeps_the_windows_and_check_articles_but_trains_i
     run_distill(replace(config, distill=replace(config.distill, student_seed=config.distill.seed + 1)), copy)
     second = read_model_config(copy).fast.recipe
     assert second["student_seed"] == config.distill.seed + 1
+    card = (copy / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert f"window sample seed {config.distill.seed}, student seed {config.distill.seed + 1}" in card
     assert second["check_articles"] == first["check_articles"] and second["windows"] == first["windows"]
     work = Path(config.run_dir) / "distill"
     assert len(list(work.glob("teacher-*"))) == 1 and len(list(work.glob("student-*.safetensors"))) == 2
