@@ -208,8 +208,8 @@ def window_ranking_kl(student: torch.Tensor, teacher: torch.Tensor, window: torc
 def train_student(student: nn.Module, heads: MultiTaskHeads, data: TeacherWindows, config: DistillConfig,
                   use_bf16: bool) -> list[dict]:
     """Train ``student`` in place on the stored teacher windows; returns the loss history."""
-    torch.manual_seed(config.student_seed)
-    rng = np.random.default_rng(config.student_seed)
+    torch.manual_seed(config.batch_seed)
+    rng = np.random.default_rng(config.batch_seed)
     heads = copy.deepcopy(heads).eval()
     for p in heads.parameters():
         p.requires_grad = False
@@ -312,8 +312,8 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
     use_bf16 = resolve_precision(model.settings.precision) == "bf16"
     student_key = [key, settings.layers_from, settings.steps, settings.batch_windows, settings.lr, settings.warmup,
                    settings.rank_weight]
-    if settings.student_seed != settings.seed:   # students of the default seed keep their cache names
-        student_key.append(settings.student_seed)
+    if settings.batch_seed != settings.seed:   # students of the default seed keep their cache names
+        student_key.append(settings.batch_seed)
     cached = work / f"student-{_digest(student_key)}.safetensors"
     indices = list(range(len(settings.layers_from)))
     if cached.is_file() and cached.with_suffix(".json").is_file():
@@ -333,7 +333,7 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
         recipe={"layers_from": list(settings.layers_from), "teacher_layers": len(model.encoder.model.encoder.layer),
                 "windows": len(data), "steps": settings.steps, "batch_windows": settings.batch_windows,
                 "lr": settings.lr, "rank_weight": settings.rank_weight, "seed": settings.seed,
-                "student_seed": settings.student_seed,
+                "student_seed": settings.batch_seed,
                 "first_window_share": settings.first_window_share,
                 "check_articles": [a.id for a in check], "history": history,
                 "minutes": round((time.perf_counter() - started) / 60, 1)})

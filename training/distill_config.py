@@ -41,7 +41,10 @@ class DistillConfig:
             raise ValueError(f"distill.first_window_share must be within [0, 1], not {self.first_window_share}")
         if self.rank_weight < 0:
             raise ValueError(f"distill.rank_weight must be >= 0, not {self.rank_weight}")
-        if self.student_seed is None:
-            self.student_seed = self.seed
         if self.fallback not in FALLBACKS:
             raise ValueError(f"distill.fallback must be one of {FALLBACKS}, not {self.fallback!r}")
+
+    @property
+    def batch_seed(self) -> int:
+        """The seed of the student's batch order, resolved on use so that a changed ``seed`` carries over."""
+        return self.seed if self.student_seed is None else self.student_seed

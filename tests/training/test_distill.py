@@ -178,7 +178,8 @@ def test_a_second_student_seed_keeps_the_windows_and_check_articles_but_trains_i
     copy = tmp_path / "m"
     shutil.copytree(model_dir, copy)
     first = read_model_config(model_dir).fast.recipe
-    assert DistillConfig(seed=5).student_seed == 5 and first["student_seed"] == config.distill.seed
+    assert DistillConfig(seed=5).batch_seed == 5 and first["student_seed"] == config.distill.seed
+    assert replace(DistillConfig(), seed=5).batch_seed == 5 and DistillConfig(seed=5, student_seed=7).batch_seed == 7
     run_distill(replace(config, distill=replace(config.distill, student_seed=config.distill.seed + 1)), copy)
     second = read_model_config(copy).fast.recipe
     assert second["student_seed"] == config.distill.seed + 1
