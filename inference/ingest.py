@@ -366,6 +366,10 @@ def parse_jsonl_line(line: str, source: str, lineno: int) -> InputRecord:
     if bad:
         return InputRecord(source=source, line=lineno, article={"id": rid},
                            error=f"{where}: field '{bad[0]}' holds a lone surrogate (not valid Unicode text)")
+    if not text.strip() and not article["title"].strip():
+        # caught here rather than by the predictor, so that the message can name the line
+        return InputRecord(source=source, line=lineno, article={"id": rid},
+                           error=f"{where}: empty article (blank 'text' and no title)")
     return InputRecord(source=source, line=lineno, article=article)
 
 

@@ -137,17 +137,21 @@ def test_jsonl_records_and_errors_name_file_and_line(tmp_path: Path):
                 "",
                 json.dumps({"id": "a5", "text": 5}),
                 json.dumps({"text": "没有编号。"}, ensure_ascii=False),
+                json.dumps({"id": "a7", "text": "  \n "}),
+                json.dumps({"id": "a8", "title": "只有标题", "text": ""}, ensure_ascii=False),
             ]
         ),
         encoding="utf-8",
     )
     recs = list(read_jsonl(f))
-    assert len(recs) == 5  # the blank line is not a record
+    assert len(recs) == 7  # the blank line is not a record
     assert recs[0].article == {"id": "a1", "title": "标题", "text": "正文。"} and recs[0].error is None
     assert recs[1].error.startswith(f"{f}:2: invalid JSON")
     assert recs[2].error == f"{f}:3: field 'text' is missing" and recs[2].article == {"id": "a3"}
     assert recs[3].error == f"{f}:5: field 'text' is not a string"
     assert recs[4].article["id"] == f"{f}:6"
+    assert recs[5].error == f"{f}:7: empty article (blank 'text' and no title)" and recs[5].article == {"id": "a7"}
+    assert recs[6].error is None and recs[6].article["title"] == "只有标题"   # a headline alone is still taggable
 
 
 def test_folders_are_read_recursively_in_sorted_order(tmp_path: Path):
