@@ -349,6 +349,7 @@ def train(
 ) -> None:
     """Train a model from weak labels (same as python -m healthtag.training.train)."""
     from healthtag.models.typed_config import ConfigError
+    from healthtag.training.model_output import ModelOutputError
     from healthtag.training.preflight import MissingInput
     from healthtag.training.train import load_train_config, run
 
@@ -368,7 +369,7 @@ def train(
                        f"--model {model_dir}` adds one.", err=True)
     except ConfigError as exc:
         raise _fail(str(exc), exc) from exc
-    except MissingInput as exc:
+    except (MissingInput, ModelOutputError) as exc:
         raise _fail(str(exc.code).removeprefix("error: "), exc) from exc
 
 

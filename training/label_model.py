@@ -140,7 +140,10 @@ class LabelModel:
         }
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+        """Written through a temporary sibling: the shipped label model is overwritten by every training run."""
+        from .model_output import write_text_atomic
+
+        write_text_atomic(Path(path), json.dumps(self.to_dict(), ensure_ascii=False, indent=1))
 
     @classmethod
     def load(cls, path: str | Path, rule_model: RuleModel) -> "LabelModel":

@@ -22,7 +22,7 @@ import torch
 from healthtag.models.model_config import HeadsShape, ModelConfig
 from healthtag.models.scoring import Scorer
 from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy, taxonomy_digest
-from healthtag.models.topic_model import save_model
+from healthtag.models.topic_model import FAST_LAYERS_FILE, save_model
 from healthtag.models.vocab_trim import trimmed_tokenizer_path
 
 from .build_weak_dataset import build as build_weak
@@ -34,6 +34,7 @@ from .finetune import run_finetune
 from .gold import file_digest, load_gold
 from .heads_training import TrainingData, predict_docs, train_heads
 from .model_card import write_model_card
+from .model_output import check_model_output, staged_model_dir
 from .preflight import require_file, require_folder, require_inews
 from .unit_labels import pool_rows
 
@@ -60,6 +61,7 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
     settings = config.encoder
     tax = load_taxonomy(None)
     preflight(config)
+    check_model_output(out)   # a wrong --out is refused now, not after an hour of training
 
     weak_dir = run_dir / "weak"
     build_weak(Namespace(out=str(weak_dir), corpus=data_cfg.corpus, seeds=data_cfg.seeds,
@@ -126,11 +128,14 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
     )
     kept = Path(settings.kept_vocab) if settings.kept_vocab else None
     tokenizer = trimmed_tokenizer_path(kept) if kept is not None and trimmed_tokenizer_path(kept).exists() else None
-    save_model(out, model_config, heads, kept, tokenizer)
-    train_seconds = time.perf_counter() - started
-    result, text = evaluate(gold_path, out, gate_path=Path(data_cfg.gate_gold) if data_cfg.gate_gold else None)
-    (out / "eval.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
-    write_model_card(out)
+    # built aside and swapped in whole: a run that dies here leaves the previous model as it was;
+    # a fast path distilled from the previous weights does not carry over
+    with staged_model_dir(out, drop=[FAST_LAYERS_FILE]) as stage:
+        save_model(stage, model_config, heads, kept, tokenizer)
+        train_seconds = time.perf_counter() - started
+        result, text = evaluate(gold_path, stage, gate_path=Path(data_cfg.gate_gold) if data_cfg.gate_gold else None)
+        (stage / "eval.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+        write_model_card(stage)
     log.info("%s", text)
     log.info("\nmodel written to %s in %.1f min of training (%.1f min of it encoder vectors)",
              out, train_seconds / 60, t_features / 60)

@@ -1,0 +1,104 @@
+"""Writing a trained model directory so that no failed, killed or misdirected run can spoil one.
+
+Why: training writes a model as several files (heads, tuned layers, vocabulary,
+config with thresholds, evaluation, model card). Written in place, a run that
+dies half-way through leaves new heads next to old thresholds, or the shipped
+model without its fast path, and nothing says so. A wrong ``--out`` pointed at
+a folder of the user's own files would get model files written among them.
+So the new model is built in a hidden sibling folder and swapped in only when
+it is complete; the old one stays untouched until then.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Iterator
+
+log = logging.getLogger(__name__)
+
+MODEL_MARKER = "config.json"
+
+
+class ModelOutputError(SystemExit):
+    """The output path cannot take a model (raised before any training work; printed as ``error: …``, exit 1)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"error: {message}")
+
+
+def check_model_output(out: Path) -> None:
+    """Refuse an output that is a file, or a non-empty folder that holds no model, before training starts."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ModelOutputError(f"{out}: is a file; the model output must be a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MODEL_MARKER).is_file():
+        raise ModelOutputError(f"{out}: is a non-empty folder with no model in it (no {MODEL_MARKER}); "
+                               "refusing to write a model among its files: choose a new or empty folder")
+    leftovers = sorted(out.parent.glob(f".{out.name}.old-*")) if out.parent.is_dir() else []
+    if leftovers and not out.exists():
+        raise ModelOutputError(f"{out}: missing, but {leftovers[0]} holds the model a killed run was replacing; "
+                               f"rename it back to {out} (or delete it) and run again")
+
+
+@contextmanager
+def staged_model_dir(out: Path, drop: Iterable[str] = ()) -> Iterator[Path]:
+    """A fresh folder to build the model in, swapped in for ``out`` when the block completes.
+
+    Files of the previous model that the new run does not write (a diagnosis, say) are
+    carried over first, except those named in ``drop`` (a fast path distilled from the old
+    weights would not reproduce the new ones). If the block raises, the staging folder is
+    removed and ``out`` is exactly as it was.
+    """
+    out = Path(out)
+    check_model_output(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    try:
+        dropped = set(drop)
+        if out.is_dir():
+            for f in out.iterdir():
+                if f.is_file() and f.name not in dropped:
+                    shutil.copy2(f, stage / f.name)
+        yield stage
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    _swap_in(stage, out)
+
+
+def _swap_in(stage: Path, out: Path) -> None:
+    """Two renames: the old model aside, the new one in its place; then the old one goes.
+
+    A kill between the renames (microseconds) leaves ``out`` missing and the old model in
+    a hidden ``.NAME.old-*`` sibling, which `check_model_output` then points the user to.
+    """
+    if not out.exists():
+        os.replace(stage, out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    os.rmdir(old)
+    os.replace(out, old)
+    os.replace(stage, out)
+    shutil.rmtree(old, ignore_errors=True)
+    log.debug("model swapped into %s", out)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a text file through a temporary sibling, so a kill leaves the old file or the new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+__all__ = ["ModelOutputError", "check_model_output", "staged_model_dir", "write_text_atomic"]
