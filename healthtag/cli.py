@@ -221,6 +221,8 @@ def evaluate(
     from healthtag.models.model_config import ModelLoadError
     from healthtag.training.gold import GoldError, gold_kind
 
+    if json_out is not None:   # checked before the evaluation, which can take minutes
+        _check_report_path(json_out, [gold, gate, label_model, *(unlabeled or [])], "--json")
     try:
         kind = gold_kind(gold)
         if kind == "spans":
@@ -252,7 +254,21 @@ def evaluate(
         raise _fail(str(exc), exc) from exc
     typer.echo(text)
     if json_out:
-        json_out.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+        from healthtag.inference.records import write_atomically
+
+        try:
+            write_atomically(json_out, json.dumps(result, ensure_ascii=False, indent=2).encode("utf-8"))
+        except OSError as exc:
+            raise _fail(f"{json_out}: cannot write the report ({exc})", exc) from exc
+
+
+def _check_report_path(out: Path, inputs: list, option: str) -> None:
+    """A report file may not be a folder or one of the command's inputs (a gold file overwritten is lost)."""
+    if out.is_dir():
+        raise _fail(f"{option} {out}: is a folder; name a file")
+    for src in inputs:
+        if src is not None and out.exists() and Path(src).exists() and out.resolve() == Path(src).resolve():
+            raise _fail(f"{option} {out}: is also an input; writing it would destroy the input")
 
 
 @app.command()

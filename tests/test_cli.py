@@ -57,6 +57,16 @@ def test_evaluate_rules_only_prints_both_aggregators(tmp_path: Path):
     assert rep["weighted_vote"]["micro_f1"] == 1.0
 
 
+def test_evaluate_never_writes_its_report_over_an_input(tmp_path: Path):
+    gold = _gold_fixture(tmp_path)
+    before = gold.read_bytes()
+    res = runner.invoke(app, ["evaluate", "--gold", str(gold), "--rules-only", "--json", str(gold)])
+    assert res.exit_code == 2 and "is also an input" in res.output
+    assert gold.read_bytes() == before
+    res = runner.invoke(app, ["evaluate", "--gold", str(gold), "--rules-only", "--json", str(tmp_path)])
+    assert res.exit_code == 2 and "is a folder" in res.output
+
+
 def test_evaluate_with_missing_model_is_a_usage_error(tmp_path: Path):
     res = runner.invoke(app, ["evaluate", "--gold", str(_gold_fixture(tmp_path)), "--model", str(tmp_path / "none")])
     assert res.exit_code == 2 and "--model" in res.output

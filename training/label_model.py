@@ -141,9 +141,10 @@ class LabelModel:
 
     def save(self, path: str | Path) -> None:
         """Written through a temporary sibling: the shipped label model is overwritten by every training run."""
-        from .model_output import write_text_atomic
+        from healthtag.inference.records import write_atomically
 
-        write_text_atomic(Path(path), json.dumps(self.to_dict(), ensure_ascii=False, indent=1))
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(Path(path), json.dumps(self.to_dict(), ensure_ascii=False, indent=1).encode("utf-8"))
 
     @classmethod
     def load(cls, path: str | Path, rule_model: RuleModel) -> "LabelModel":

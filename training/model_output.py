@@ -87,18 +87,4 @@ def _swap_in(stage: Path, out: Path) -> None:
     log.debug("model swapped into %s", out)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a text file through a temporary sibling, so a kill leaves the old file or the new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-__all__ = ["ModelOutputError", "check_model_output", "staged_model_dir", "write_text_atomic"]
+__all__ = ["ModelOutputError", "check_model_output", "staged_model_dir"]

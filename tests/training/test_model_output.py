@@ -9,7 +9,6 @@ from healthtag.training.model_output import (
     ModelOutputError,
     check_model_output,
     staged_model_dir,
-    write_text_atomic,
 )
 
 
@@ -81,12 +80,18 @@ def test_a_swap_killed_half_way_is_pointed_out(tmp_path: Path):
         check_model_output(out)
 
 
-def test_write_text_atomic_replaces_whole_files(tmp_path: Path):
+def test_the_label_model_is_saved_whole_into_a_new_folder(tmp_path: Path):
+    from healthtag.models.rules import RuleModel
+    from healthtag.models.taxonomy import load_taxonomy
+    from healthtag.training.label_model import LabelModel
+
+    rules = RuleModel(load_taxonomy(None))
+    shipped = LabelModel.load(Path(__file__).resolve().parents[2] / "models" / "label_model.json", rules)
     target = tmp_path / "new" / "label_model.json"
-    write_text_atomic(target, "first")
-    write_text_atomic(target, "second")
-    assert target.read_text(encoding="utf-8") == "second"
-    assert [p.name for p in target.parent.iterdir()] == ["label_model.json"]
+    shipped.save(target)
+    shipped.save(target)
+    assert [p.name for p in target.parent.iterdir()] == ["label_model.json"]   # no temporary file left
+    assert LabelModel.load(target, rules).to_dict() == shipped.to_dict()
 
 
 def test_training_that_fails_at_the_end_keeps_the_previous_model(tiny_model_dir: Path, tiny_config_path: Path,
