@@ -325,8 +325,12 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
         save_tuned_layers(student, indices, cached)
         cached.with_suffix(".json").write_text(json.dumps(history), encoding="utf-8")
     layers_path = model_dir / FAST_LAYERS_FILE
-    save_tuned_layers(student, indices, layers_path)
     cfg = read_model_config(model_dir)
+    if cfg.fast is not None:
+        # the old record goes first: a run killed between the two writes below then leaves a model that
+        # runs its full encoder, never a new student under the old student's recipe and validation
+        write_model_config(model_dir, replace(cfg, fast=None))
+    save_tuned_layers(student, indices, layers_path)
     cfg.fast = FastPath(
         encoder=replace(cfg.encoder, num_layers=len(settings.layers_from), tuned_layers=str(layers_path),
                         fallback=settings.fallback),

@@ -171,6 +171,29 @@ def test_retraining_without_a_fast_path_removes_the_stale_layers(distilled, tmp_
     assert not (copy / FAST_LAYERS_FILE).exists() and read_model_config(copy).fast is None
 
 
+def test_a_distillation_killed_while_writing_the_student_leaves_no_mismatched_fast_path(distilled, tmp_path,
+                                                                                       monkeypatch):
+    from healthtag.training import distill
+
+    model_dir, config = distilled
+    copy = tmp_path / "m"
+    shutil.copytree(model_dir, copy)
+    assert read_model_config(copy).fast is not None
+    real_save = distill.save_tuned_layers
+
+    def killed_at_the_model_file(student, indices, path):
+        if Path(path).parent == copy:
+            raise KeyboardInterrupt("killed")
+        real_save(student, indices, path)
+
+    monkeypatch.setattr(distill, "save_tuned_layers", killed_at_the_model_file)
+    with pytest.raises(KeyboardInterrupt):
+        run_distill(replace(config, run_dir=str(tmp_path / "run"),   # the shared run folder's caches stay as they are
+                            distill=replace(config.distill, student_seed=config.distill.seed + 7)), copy)
+    assert read_model_config(copy).fast is None          # no record that would describe another student
+    assert TopicSummaryModel.load(copy).runtime == "full"
+
+
 def test_a_second_student_seed_keeps_the_windows_and_check_articles_but_trains_its_own_student(distilled, tmp_path):
     from safetensors.torch import load_file
 
