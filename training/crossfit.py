@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from healthtag.inference.records import write_atomically
 from healthtag.models.encoder_settings import EncoderSettings
 from healthtag.models.evidence import each_rule_alone, predicted_labels
 from healthtag.models.scoring import Scorer
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
         results[amount] = _summarise(rows)
         _print(amount, results[amount], args, time.perf_counter() - started)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+        write_atomically(args.json, json.dumps(results, indent=1).encode("utf-8"))
 
 
 def _nested_scores(net_dev: np.ndarray, dev_doc: torch.Tensor, train_idx: list[int], reviewed: list[int], seed: int,

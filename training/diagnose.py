@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from healthtag.inference.records import write_atomically
 from healthtag.models.evidence import each_rule_alone, predicted_labels
 from healthtag.models.scoring import Scorer
 from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
               "| share of pool | training rows | micro-F1 | macro-F1 |", "|---|---|---|---|"]
     lines += [f"| {f:.2f} | {n} | {mi:.3f} | {ma:.3f} |" for f, n, mi, ma in curve]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_atomically(args.out, ("\n".join(lines) + "\n").encode("utf-8"))
     print("\n".join(lines))
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from healthtag.inference.records import write_atomically
 from healthtag.inference.summarize import lead_scores, summarize, textrank_scores
 from healthtag.models.evidence import each_rule_alone, predicted_labels, weighted_vote
 from healthtag.models.model_config import SummaryBudget
@@ -293,13 +294,16 @@ def main(argv: list[str] | None = None) -> None:
     require_file(args.gold, "gold file (--gold)")
     if args.gate is not None:
         require_file(args.gate, "gate set (--gate)")
+    if args.json is not None and any(src is not None and Path(src).exists() and args.json.exists()
+                                     and args.json.resolve() == Path(src).resolve() for src in (args.gold, args.gate)):
+        raise MissingInput(f"--json {args.json}: is also an input; writing it would destroy the input")
     try:
         result, text = evaluate(args.gold, args.model, pages_dir=args.pages, gate_path=args.gate, runtime=args.runtime)
     except GoldError as exc:
         raise MissingInput(str(exc)) from exc
     print(text)
     if args.json:
-        args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+        write_atomically(args.json, json.dumps(result, ensure_ascii=False, indent=2).encode("utf-8"))
 
 
 if __name__ == "__main__":

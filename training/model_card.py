@@ -11,6 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
+from healthtag.inference.records import write_atomically
 from healthtag.models.model_config import ModelConfig, read_model_config
 
 ROWS = [("micro-F1 (all labels)", "micro_f1"), ("macro-F1 (all labels)", "macro_f1"),
@@ -173,7 +174,7 @@ def write_model_card(directory: Path) -> Path:
     if diagnosis.is_file():
         text += "\n" + diagnosis.read_text(encoding="utf-8")
     path = directory / "MODEL_CARD.md"
-    path.write_text(text, encoding="utf-8")
+    write_atomically(path, text.encode("utf-8"))   # refreshed inside the shipped model's folder
     return path
 
 
