@@ -38,6 +38,9 @@ def check_model_output(out: Path) -> None:
     if out.is_dir() and any(out.iterdir()) and not (out / MODEL_MARKER).is_file():
         raise ModelOutputError(f"{out}: is a non-empty folder with no model in it (no {MODEL_MARKER}); "
                                "refusing to write a model among its files: choose a new or empty folder")
+    for stale in sorted(out.parent.glob(f".{out.name}.new-*")) if out.parent.is_dir() else []:
+        log.warning("%s: the unfinished build of a run that did not complete (delete it once no training "
+                    "writes to %s)", stale, out)
     leftovers = sorted(out.parent.glob(f".{out.name}.old-*")) if out.parent.is_dir() else []
     if leftovers and not out.exists():
         raise ModelOutputError(f"{out}: missing, but {leftovers[0]} holds the model a killed run was replacing; "

@@ -80,6 +80,14 @@ def test_a_swap_killed_half_way_is_pointed_out(tmp_path: Path):
         check_model_output(out)
 
 
+def test_an_unfinished_build_is_reported(tmp_path: Path, caplog):
+    out = _old_model(tmp_path)
+    (tmp_path / ".model.new-xyz").mkdir()          # what a kill during training leaves
+    with caplog.at_level("WARNING"):
+        check_model_output(out)
+    assert ".model.new-xyz" in caplog.text and "did not complete" in caplog.text
+
+
 def test_the_label_model_is_saved_whole_into_a_new_folder(tmp_path: Path):
     from healthtag.models.rules import RuleModel
     from healthtag.models.taxonomy import load_taxonomy
