@@ -60,6 +60,7 @@ def staged_model_dir(out: Path, drop: Iterable[str] = ()) -> Iterator[Path]:
     check_model_output(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    os.chmod(stage, _folder_mode(out))   # mkdtemp's 0700 would otherwise become the model's
     try:
         dropped = set(drop)
         if out.is_dir():
@@ -71,6 +72,15 @@ def staged_model_dir(out: Path, drop: Iterable[str] = ()) -> Iterator[Path]:
         shutil.rmtree(stage, ignore_errors=True)
         raise
     _swap_in(stage, out)
+
+
+def _folder_mode(out: Path) -> int:
+    """The previous model folder's permissions, or what a plain mkdir would give under the umask."""
+    if out.is_dir():
+        return out.stat().st_mode & 0o7777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o777 & ~umask
 
 
 def _swap_in(stage: Path, out: Path) -> None:

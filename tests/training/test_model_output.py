@@ -54,6 +54,15 @@ def test_a_new_output_folder_is_created_with_its_parents(tmp_path: Path):
     with staged_model_dir(out) as stage:
         (stage / "config.json").write_text("{}", encoding="utf-8")
     assert _snapshot(out) == {"config.json": b"{}"}
+    assert out.stat().st_mode & 0o777 == out.parent.stat().st_mode & 0o777   # as mkdir makes it, not 0700
+
+
+def test_the_model_folder_keeps_its_permissions(tmp_path: Path):
+    out = _old_model(tmp_path)
+    out.chmod(0o750)
+    with staged_model_dir(out):
+        pass
+    assert out.stat().st_mode & 0o777 == 0o750
 
 
 def test_outputs_that_are_not_model_folders_are_refused_before_any_work(tmp_path: Path):
