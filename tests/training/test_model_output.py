@@ -129,3 +129,16 @@ def test_training_that_fails_at_the_end_keeps_the_previous_model(tiny_model_dir:
         train.run(load_train_config(tiny_config_path), out=out)
     assert _snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_training_may_save_its_label_model_into_a_new_output_folder(tiny_config_path: Path, tmp_path: Path):
+    """The output folder was empty when the run began; what the run put there itself is no reason to refuse."""
+    from healthtag.training import train
+    from healthtag.training.config import load_train_config
+
+    out = tmp_path / "model"
+    config = load_train_config(tiny_config_path)
+    config.label_model_out = str(out / "label_model.json")
+    train.run(config, out=out)
+    assert {"config.json", "heads.safetensors", "label_model.json"} <= {p.name for p in out.iterdir()}
+
