@@ -30,12 +30,18 @@ class ModelOutputError(SystemExit):
         super().__init__(f"error: {message}")
 
 
-def check_model_output(out: Path) -> None:
-    """Refuse an output that is a file, or a non-empty folder that holds no model, before training starts."""
+def check_model_output(out: Path, own_files: Iterable[str | Path | None] = ()) -> None:
+    """Refuse an output that is a file, or a non-empty folder that holds no model, before training starts.
+
+    ``own_files``: files the run writes itself (a label model saved into ``out``); a folder
+    holding only those is one an earlier run of the same config began.
+    """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ModelOutputError(f"{out}: is a file; the model output must be a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / MODEL_MARKER).is_file():
+    own = {Path(f).resolve() for f in own_files if f}
+    others = [f for f in out.iterdir() if f.resolve() not in own] if out.is_dir() else []
+    if others and not (out / MODEL_MARKER).is_file():
         raise ModelOutputError(f"{out}: is a non-empty folder with no model in it (no {MODEL_MARKER}); "
                                "refusing to write a model among its files: choose a new or empty folder")
     for stale in sorted(out.parent.glob(f".{out.name}.new-*")) if out.parent.is_dir() else []:

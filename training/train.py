@@ -61,7 +61,7 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
     settings = config.encoder
     tax = load_taxonomy(None)
     preflight(config)
-    check_model_output(out)   # a wrong --out is refused now, not after an hour of training
+    check_model_output(out, own_files=[config.label_model_out])   # a wrong --out is refused now, not after an hour
 
     weak_dir = run_dir / "weak"
     build_weak(Namespace(out=str(weak_dir), corpus=data_cfg.corpus, seeds=data_cfg.seeds,

@@ -139,6 +139,14 @@ def test_training_may_save_its_label_model_into_a_new_output_folder(tiny_config_
     out = tmp_path / "model"
     config = load_train_config(tiny_config_path)
     config.label_model_out = str(out / "label_model.json")
+    out.mkdir()
+    (out / "label_model.json").write_text("{}", encoding="utf-8")   # left by an earlier run of this config
     train.run(config, out=out)
     assert {"config.json", "heads.safetensors", "label_model.json"} <= {p.name for p in out.iterdir()}
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "label_model.json").write_text("{}", encoding="utf-8")
+    check_model_output(other, own_files=[other / "label_model.json"])
+    with pytest.raises(ModelOutputError, match="no model in it"):
+        check_model_output(other)      # the same file is someone else's when the run does not write it
 
