@@ -222,7 +222,14 @@ def evaluate(
     from healthtag.training.gold import GoldError, gold_kind
 
     if json_out is not None:   # checked before the evaluation, which can take minutes
-        _check_report_path(json_out, [gold, gate, label_model, *(unlabeled or [])], "--json")
+        from healthtag.inference.records import OutputError, refuse_input_as_output
+
+        if json_out.is_dir():
+            raise _fail(f"--json {json_out}: is a folder; name a file")
+        try:
+            refuse_input_as_output(json_out, [str(p) for p in (gold, gate, label_model, *(unlabeled or [])) if p], ())
+        except OutputError as exc:
+            raise _fail(f"--json {exc}", exc) from exc
     try:
         kind = gold_kind(gold)
         if kind == "spans":
@@ -261,14 +268,6 @@ def evaluate(
         except OSError as exc:
             raise _fail(f"{json_out}: cannot write the report ({exc})", exc) from exc
 
-
-def _check_report_path(out: Path, inputs: list, option: str) -> None:
-    """A report file may not be a folder or one of the command's inputs (a gold file overwritten is lost)."""
-    if out.is_dir():
-        raise _fail(f"{option} {out}: is a folder; name a file")
-    for src in inputs:
-        if src is not None and out.exists() and Path(src).exists() and out.resolve() == Path(src).resolve():
-            raise _fail(f"{option} {out}: is also an input; writing it would destroy the input")
 
 
 @app.command()

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from healthtag.inference.records import write_atomically
+from healthtag.inference.records import OutputError, refuse_input_as_output, write_atomically
 from healthtag.inference.summarize import lead_scores, summarize, textrank_scores
 from healthtag.models.evidence import each_rule_alone, predicted_labels, weighted_vote
 from healthtag.models.model_config import SummaryBudget
@@ -294,9 +294,11 @@ def main(argv: list[str] | None = None) -> None:
     require_file(args.gold, "gold file (--gold)")
     if args.gate is not None:
         require_file(args.gate, "gate set (--gate)")
-    if args.json is not None and any(src is not None and Path(src).exists() and args.json.exists()
-                                     and args.json.resolve() == Path(src).resolve() for src in (args.gold, args.gate)):
-        raise MissingInput(f"--json {args.json}: is also an input; writing it would destroy the input")
+    if args.json is not None:
+        try:
+            refuse_input_as_output(args.json, [str(p) for p in (args.gold, args.gate) if p], ())
+        except OutputError as exc:
+            raise MissingInput(f"--json {exc}") from exc
     try:
         result, text = evaluate(args.gold, args.model, pages_dir=args.pages, gate_path=args.gate, runtime=args.runtime)
     except GoldError as exc:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from healthtag.inference.records import write_atomically
 from healthtag.models.evidence import (
     DEFAULT_VOTES,
     VoteSettings,
@@ -141,8 +142,6 @@ class LabelModel:
 
     def save(self, path: str | Path) -> None:
         """Written through a temporary sibling: the shipped label model is overwritten by every training run."""
-        from healthtag.inference.records import write_atomically
-
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         write_atomically(Path(path), json.dumps(self.to_dict(), ensure_ascii=False, indent=1).encode("utf-8"))
 

@@ -54,21 +54,19 @@ def check_model_output(out: Path, own_files: Iterable[str | Path | None] = ()) -
 
 
 @contextmanager
-def staged_model_dir(out: Path, drop: Iterable[str] = (), checked: bool = False) -> Iterator[Path]:
+def staged_model_dir(out: Path, drop: Iterable[str] = (),
+                     own_files: Iterable[str | Path | None] = ()) -> Iterator[Path]:
     """A fresh folder to build the model in, swapped in for ``out`` when the block completes.
 
     Files of the previous model that the new run does not write (a diagnosis, say) are
     carried over first, except those named in ``drop`` (a fast path distilled from the old
     weights would not reproduce the new ones). If the block raises, the staging folder is
-    removed and ``out`` is exactly as it was. ``checked``: the caller ran `check_model_output`
-    before its work began; files the run itself has since put into ``out`` (a label model
-    saved there, say) must not make it refuse at the end of an hour's training.
+    removed and ``out`` is exactly as it was. ``own_files`` as in `check_model_output`: what
+    the run itself has put into ``out`` (a label model saved there, say) must not make it
+    refuse at the end of an hour's training.
     """
     out = Path(out)
-    if not checked:
-        check_model_output(out)
-    elif out.exists() and not out.is_dir():
-        raise ModelOutputError(f"{out}: is a file; the model output must be a folder")
+    check_model_output(out, own_files)
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     os.chmod(stage, _folder_mode(out))   # mkdtemp's 0700 would otherwise become the model's

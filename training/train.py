@@ -130,7 +130,7 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
     tokenizer = trimmed_tokenizer_path(kept) if kept is not None and trimmed_tokenizer_path(kept).exists() else None
     # built aside and swapped in whole: a run that dies here leaves the previous model as it was;
     # a fast path distilled from the previous weights does not carry over
-    with staged_model_dir(out, drop=[FAST_LAYERS_FILE], checked=True) as stage:
+    with staged_model_dir(out, drop=[FAST_LAYERS_FILE], own_files=[config.label_model_out]) as stage:
         save_model(stage, model_config, heads, kept, tokenizer)
         train_seconds = time.perf_counter() - started
         result, text = evaluate(gold_path, stage, gate_path=Path(data_cfg.gate_gold) if data_cfg.gate_gold else None)
