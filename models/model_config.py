@@ -42,15 +42,24 @@ class CombineSettings:
     network's), ``max_mean_gate`` (the same topics; health gate: the mean of
     both), ``max`` (gate from the maximum too), ``mean``, or ``network``.
     ``rule_evidence``: ``graded_vote`` or the flat ``weighted_vote``.
+    ``rules_alone_weight``: in the ``max`` rules, a topic's rule evidence is
+    scaled by ``a + (1 - a) * p`` before the maximum, p being the network's
+    probability for that topic: at 1 a rule hit passes whatever the network
+    says (so every rule false positive reaches the threshold at full
+    strength); below 1 a rule hit the network does not share scores lower,
+    and the topic's calibrated threshold decides how much agreement it needs.
     """
 
     combine: str = "max_rules_gate"
     rule_evidence: str = "graded_vote"
     votes: VoteSettings = field(default_factory=VoteSettings)
+    rules_alone_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.combine not in COMBINE_RULES:
             raise ValueError(f"combine must be one of {COMBINE_RULES}, not {self.combine!r}")
+        if not 0.0 <= self.rules_alone_weight <= 1.0:
+            raise ValueError(f"rules_alone_weight must be within [0, 1], not {self.rules_alone_weight!r}")
         if self.rule_evidence not in RULE_EVIDENCE:
             raise ValueError(f"rule_evidence must be one of {RULE_EVIDENCE}, not {self.rule_evidence!r}")
 

@@ -21,24 +21,32 @@ from .rules import ArticleVotes, RuleModel
 from .taxonomy import NON_HEALTH, Taxonomy
 
 
-def combine_scores(network: np.ndarray, rules: np.ndarray, rule: str, gate_column: int = -1) -> np.ndarray:
-    """Final scores from network probabilities and rule evidence (same label order)."""
-    if rule == "max":
-        return np.maximum(network, rules)
-    if rule == "max_rules_gate":
-        # topics: either source may vouch; health gate: the rules' verdict (its dev accuracy is higher)
-        out = np.maximum(network, rules)
-        out[..., gate_column] = rules[..., gate_column]
-        return out
-    if rule == "max_network_gate":
-        # topics as above; health gate: the network's, trained against general news
-        out = np.maximum(network, rules)
-        out[..., gate_column] = network[..., gate_column]
-        return out
-    if rule == "max_mean_gate":
-        # topics as above; health gate: network and rules averaged, so each can overrule a weak verdict of the other
-        out = np.maximum(network, rules)
-        out[..., gate_column] = (network[..., gate_column] + rules[..., gate_column]) / 2
+def combine_scores(network: np.ndarray, rules: np.ndarray, rule: str, gate_column: int = -1,
+                   rules_alone_weight: float = 1.0) -> np.ndarray:
+    """Final scores from network probabilities and rule evidence (same label order).
+
+    In the ``max`` rules the topics' rule evidence is first scaled by
+    ``rules_alone_weight + (1 - rules_alone_weight) * network`` (`CombineSettings`): most
+    of the rules' errors are passing mentions the network does not share, and a plain
+    maximum hands every one of them to the threshold at full strength. The health gate
+    column is never scaled; each rule says how it decides the gate.
+    """
+    if rule in ("max", "max_rules_gate", "max_network_gate", "max_mean_gate"):
+        a = rules_alone_weight
+        vouched = rules * (a + (1.0 - a) * network) if a < 1.0 else rules
+        out = np.maximum(network, vouched)
+        gate_rules, gate_network = rules[..., gate_column], network[..., gate_column]
+        if rule == "max":
+            out[..., gate_column] = np.maximum(gate_network, gate_rules)
+        elif rule == "max_rules_gate":
+            # health gate: the rules' verdict (its dev accuracy is higher)
+            out[..., gate_column] = gate_rules
+        elif rule == "max_network_gate":
+            # health gate: the network's, trained against general news
+            out[..., gate_column] = gate_network
+        else:
+            # health gate: network and rules averaged, so each can overrule a weak verdict of the other
+            out[..., gate_column] = (gate_network + gate_rules) / 2
         return out
     if rule == "mean":
         return (network + rules) / 2
@@ -107,7 +115,8 @@ class Scorer:
         evidence = self._matrix([rule_evidence(self.combination.rule_evidence, a, v, tax, flat=f, settings=votes_cfg)
                                  for a, v, f in zip(articles, votes, flat)])
         network = np.asarray(network, dtype=np.float64).reshape(len(articles), len(self.labels))
-        combined = combine_scores(network, evidence, self.combination.combine, self._gate)
+        combined = combine_scores(network, evidence, self.combination.combine, self._gate,
+                                  self.combination.rules_alone_weight)
         return BatchScores(self.labels, votes, rules, evidence, network, combined, sentence)
 
 

@@ -31,6 +31,7 @@ import torch
 from healthtag.inference.records import write_atomically
 from healthtag.models.encoder_settings import EncoderSettings
 from healthtag.models.evidence import each_rule_alone, predicted_labels
+from healthtag.models.model_config import CombineSettings
 from healthtag.models.scoring import Scorer
 from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy
 
@@ -56,6 +57,16 @@ class WeakRun:
     weak_data: TrainingData
     labels: list[str]
     settings: EncoderSettings     # the encoder the vectors come from (tuned top layers when the recipe tunes)
+
+
+def combination_variants(combination: CombineSettings, tax, labels: list[str]) -> dict[str, Scorer]:
+    """The combinations compared side by side: each health gate with the configured rule weighting,
+    and, when the rules are weighted by the network's agreement, the configured gate without it."""
+    variants = {combine: Scorer(tax, labels, dataclasses.replace(combination, combine=combine)) for combine in GATES}
+    if combination.rules_alone_weight < 1.0:
+        variants[f"{combination.combine}, rules_alone_weight 1"] = Scorer(
+            tax, labels, dataclasses.replace(combination, rules_alone_weight=1.0))
+    return variants
 
 
 def load_weak_run(config: TrainConfig) -> WeakRun:
@@ -108,8 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     rules_sets = [set(predicted_labels(each_rule_alone(v, tax))) for v in dev_votes]
     rules_gate = float(np.mean([(NON_HEALTH in set(predicted_labels(each_rule_alone(v, tax)))) == (NON_HEALTH in g)
                                 for v, g in zip(gate_votes, gate.labels)]))
-    scorers = {combine: Scorer(tax, labels, dataclasses.replace(config.combination, combine=combine))
-               for combine in GATES}
+    scorers = combination_variants(config.combination, tax, labels)
     results = {}
     for amount in args.labelled:
         rows: dict[str, list[dict]] = {}
@@ -127,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
             split = folds(len(dev.articles), args.folds, seed)
             gate_split = folds(len(gate.articles), args.folds, seed)
             oof: dict[str, list[set[str] | None]] = {}
-            gate_ok: dict[str, list[bool]] = {g: [] for g in GATES}
+            gate_ok: dict[str, list[bool]] = {name: [] for name in scorers}
             heads = None
             for k, held in enumerate(split):
                 held_set, gate_held = set(held), set(gate_split[k])
@@ -142,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
                 net_fit = net_dev if not reviewed else _nested_scores(net_dev, dev_doc, train_idx, reviewed,
                                                                           seed, _train)
                 g_train = [i for i in range(len(gate.articles)) if i not in gate_held]
-                for combine, scorer in scorers.items():
+                for variant, scorer in scorers.items():
                     scores = scorer.score(dev.articles, network=net_dev, votes=dev_votes)
                     fit = scores if net_fit is net_dev else scorer.score(dev.articles, network=net_fit, votes=dev_votes)
                     gscores = scorer.score(gate.articles, network=net_gate, votes=gate_votes)
@@ -152,11 +162,11 @@ def main(argv: list[str] | None = None) -> None:
                                                      gscores.combined[g_train], [gate.labels[i] for i in g_train],
                                                      labels)
                     for i, s in zip(held, decide_labels(scores.combined[held], labels, thr)):
-                        oof.setdefault(f"model ({combine})", [None] * len(dev.articles))[i] = s
+                        oof.setdefault(f"model ({variant})", [None] * len(dev.articles))[i] = s
                     for i in gate_split[k]:
-                        gate_ok[combine].append((gscores.combined[i, nh] >= thr[NON_HEALTH])
+                        gate_ok[variant].append((gscores.combined[i, nh] >= thr[NON_HEALTH])
                                                 == (NON_HEALTH in gate.labels[i]))
-                    if combine == GATES[0]:
+                    if variant == GATES[0]:
                         nthr = fit_thresholds(net_fit[train_idx], [dev.labels[i] for i in train_idx], labels)
                         for i, s in zip(held, decide_labels(net_dev[held], labels, nthr)):
                             oof.setdefault("network alone", [None] * len(dev.articles))[i] = s
@@ -222,9 +232,9 @@ def _print(amount: str, table: dict, args, seconds: float) -> None:
     keys = ["micro_f1", "macro_f1", "topic_micro_f1", "non_health_accuracy", "gate_accuracy"]
     print(f"\ndev labels used as reviewed labels: {amount} (cross-fitted), {args.seeds} seeds x {args.folds} folds, "
           f"{seconds / 60:.1f} min; mean ± std over seeds")
-    print(f"{'':28}" + "".join(f"{k:>22}" for k in keys))
+    print(f"{'':44}" + "".join(f"{k:>22}" for k in keys))
     for name, row in table.items():
-        print(f"{name:28}" + "".join(f"{row[k][0]:>14.3f} ± {row[k][1]:.3f}" if k in row else f"{'':>22}"
+        print(f"{name:44}" + "".join(f"{row[k][0]:>14.3f} ± {row[k][1]:.3f}" if k in row else f"{'':>22}"
                                      for k in keys))
 
 

@@ -20,19 +20,19 @@ from pathlib import Path
 import numpy as np
 import torch
 from healthtag.models.model_config import HeadsShape, ModelConfig
-from healthtag.models.scoring import Scorer
 from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy, taxonomy_digest
 from healthtag.models.topic_model import FAST_LAYERS_FILE, save_model
 from healthtag.models.vocab_trim import trimmed_tokenizer_path
 
 from .build_weak_dataset import build as build_weak
-from .calibrate import fit_thresholds, folds, gate_threshold
+from .calibrate import folds
 from .config import TrainConfig, load_train_config
 from .evaluate import evaluate
 from .features import article_features, extract_features
 from .finetune import run_finetune
 from .gold import file_digest, load_gold
 from .heads_training import TrainingData, predict_docs, train_heads
+from .model_calibration import calibrate
 from .model_card import write_model_card
 from .model_output import check_model_output, staged_model_dir
 from .preflight import require_file, require_folder, require_inews
@@ -94,30 +94,27 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
     shipped_network = predict_docs(heads, gold_doc).numpy()
     network = shipped_network if reviewed is None else out_of_fold_for_reviewed(
         shipped_network, gold_doc, gold.articles, weak_data, reviewed, reviewed_keys, config.training)
-    scores = Scorer(tax, labels, config.combination).score(gold.articles, network=network)
-    thresholds = fit_thresholds(scores.combined, gold.labels, labels)
-    calibration = {"gold": gold_path.name, "gold_digest": gold.digest, "articles": len(gold.articles),
-                   "reviewed_out_of_fold": network is not shipped_network}
+    gate = gate_network = None
     if data_cfg.gate_gold:
         gate = load_gold(Path(data_cfg.gate_gold))
         gate_features = article_features(gate.articles, settings, run_dir / "features", "gate-set vectors")
-        gate_net = predict_docs(heads, torch.tensor(np.asarray(gate_features["doc_vec"], dtype=np.float32))).numpy()
-        gate_scores = Scorer(tax, labels, config.combination).score(gate.articles, network=gate_net)
-        thresholds[NON_HEALTH] = gate_threshold(scores.combined, gold.labels, gate_scores.combined, gate.labels, labels)
-        calibration.update(gate=Path(data_cfg.gate_gold).name, gate_digest=gate.digest, gate_articles=len(gate.articles))
+        gate_network = predict_docs(heads, torch.tensor(np.asarray(gate_features["doc_vec"], dtype=np.float32))).numpy()
+    calibrated = calibrate(tax, labels, config.combination, gold, gold_path, network, gate,
+                           Path(data_cfg.gate_gold) if data_cfg.gate_gold else None, gate_network,
+                           network_is_out_of_fold=network is not shipped_network)
     model_config = ModelConfig(
         name=config.name,
         encoder=settings,
         labels=labels,
         label_names={lab.id: lab.name for lab in tax.all_labels},
-        thresholds=thresholds,
-        network_thresholds=fit_thresholds(scores.network, gold.labels, labels),
-        evidence_thresholds=fit_thresholds(scores.evidence, gold.labels, labels),
+        thresholds=calibrated.thresholds,
+        network_thresholds=calibrated.network_thresholds,
+        evidence_thresholds=calibrated.evidence_thresholds,
         heads=HeadsShape(heads.hidden, heads.n_outputs, heads.head_hidden),
         combination=config.combination,
         summary=config.summary,
         taxonomy_digest=taxonomy_digest(tax),
-        calibration=calibration,
+        calibration=calibrated.record,
         training={"config": _plain(config.training), "articles": len(data),
                   "paragraph_rows": len(weak_data) - len(weak),
                   "reviewed_labels": [{"file": Path(p).name, "digest": file_digest(Path(p))} for p in data_cfg.labelled],

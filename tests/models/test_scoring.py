@@ -123,3 +123,30 @@ def test_gate_variants_differ_only_in_the_gate_column():
     for rule, gate in (("max_rules_gate", 0.2), ("max_network_gate", 0.8), ("max_mean_gate", 0.5)):
         out = combine_scores(network, rules, rule)
         assert np.allclose(out[0, :2], topics) and out[0, 2] == pytest.approx(gate), rule
+
+
+def test_rule_evidence_the_network_does_not_share_scores_lower():
+    network = np.array([[0.0, 1.0, 0.4, 0.3]])
+    rules = np.array([[1.0, 1.0, 0.0, 0.9]])
+    out = combine_scores(network, rules, "max_mean_gate", gate_column=3, rules_alone_weight=0.75)
+    # a rule hit alone keeps 3/4 of its evidence, one the network shares keeps all of it,
+    # the network alone is unchanged, and the health gate column is never scaled
+    assert out[0, :3] == pytest.approx([0.75, 1.0, 0.4])
+    assert out[0, 3] == pytest.approx((0.3 + 0.9) / 2)
+    assert np.array_equal(combine_scores(network, rules, "max_mean_gate", gate_column=3),
+                          combine_scores(network, rules, "max_mean_gate", gate_column=3, rules_alone_weight=1.0))
+    assert combine_scores(network, rules, "max_mean_gate", 3, 1.0)[0, 0] == 1.0
+
+
+def test_rules_alone_weight_is_checked_and_reaches_the_scorer(taxonomy):
+    with pytest.raises(ValueError, match="rules_alone_weight"):
+        CombineSettings(rules_alone_weight=1.5)
+    art = article_from_record({"id": "x", "title": "义诊进乡村", "text": TEXT}, "x")
+    labels = [lab.id for lab in taxonomy.all_labels]
+    zeros = np.zeros((1, len(labels)))
+    full = Scorer(taxonomy, labels, CombineSettings("max_mean_gate")).score([art], network=zeros)
+    damped = Scorer(taxonomy, labels, CombineSettings("max_mean_gate", rules_alone_weight=0.5)).score(
+        [art], network=zeros)
+    topics = [j for j, lab in enumerate(labels) if lab != "non_health"]
+    assert full.combined[0, topics].max() > 0
+    assert damped.combined[0, topics] == pytest.approx(0.5 * full.combined[0, topics])

@@ -1,0 +1,53 @@
+"""Tests of training.recalibrate: new thresholds for a finished model when only the combination changes."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from healthtag.training.config import load_train_config
+from healthtag.training.recalibrate import NeedsRetraining, run
+
+
+def _config(tiny_config_path: Path, tmp_path: Path, model: Path, **combination) -> Path:
+    raw = yaml.safe_load(tiny_config_path.read_text(encoding="utf-8"))
+    raw["out"] = str(model)
+    raw["combination"].update(combination)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_recalibrating_with_the_training_config_gives_the_training_thresholds(tiny_model_dir, tiny_config_path,
+                                                                               tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    run(load_train_config(_config(tiny_config_path, tmp_path, model)))
+    before = json.loads((tiny_model_dir / "config.json").read_text())
+    after = json.loads((model / "config.json").read_text())
+    for key in ("thresholds", "network_thresholds", "evidence_thresholds", "combination"):
+        assert after[key] == before[key], key
+
+
+def test_a_new_rule_weighting_gets_new_thresholds_and_keeps_the_heads(tiny_model_dir, tiny_config_path, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    run(load_train_config(_config(tiny_config_path, tmp_path, model, rules_alone_weight=0.5)))
+    config = json.loads((model / "config.json").read_text())
+    assert config["combination"]["rules_alone_weight"] == 0.5
+    assert (model / "heads.safetensors").read_bytes() == (tiny_model_dir / "heads.safetensors").read_bytes()
+    evaluation = json.loads((model / "eval.json").read_text())
+    card = (model / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert f"{evaluation['topics']['model']['micro_f1']:.3f}" in card
+    assert not list(tmp_path.glob(".model.*"))      # the staging folder was swapped in, nothing left behind
+
+
+def test_what_the_heads_learned_from_cannot_change_without_retraining(tiny_model_dir, tiny_config_path, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    before = {p.name: p.read_bytes() for p in model.iterdir()}
+    with pytest.raises(NeedsRetraining, match="retrain"):
+        run(load_train_config(_config(tiny_config_path, tmp_path, model, rule_evidence="weighted_vote")))
+    assert {p.name: p.read_bytes() for p in model.iterdir()} == before

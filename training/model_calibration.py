@@ -1,0 +1,47 @@
+"""A model's thresholds: fitted on dev (and, for non_health, the gate set too) under the config's combination.
+
+Why a module of its own: `train` calibrates the heads it has just trained, and
+`recalibrate` calibrates a finished model's heads again when only the way the
+network and the rules are combined changes (no retraining, so its distilled
+fast path stays valid). Both must fit thresholds the same way, from the same
+scores, or a recalibrated model would not be the one the training command
+builds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from healthtag.models.model_config import CombineSettings
+from healthtag.models.scoring import Scorer
+from healthtag.models.taxonomy import NON_HEALTH, Taxonomy
+
+from .calibrate import fit_thresholds, gate_threshold
+from .gold import GoldSet
+
+
+@dataclass
+class Calibration:
+    thresholds: dict[str, float]             # on the combined scores: what predictions use
+    network_thresholds: dict[str, float]     # on the network alone: for the `disagreement` list
+    evidence_thresholds: dict[str, float]    # on the rule evidence alone: for the side-by-side evaluation
+    record: dict                             # which files, digests and sizes it was fitted on
+
+
+def calibrate(tax: Taxonomy, labels: list[str], combination: CombineSettings,
+              gold: GoldSet, gold_path: Path, gold_network: np.ndarray,
+              gate: GoldSet | None = None, gate_path: Path | None = None, gate_network: np.ndarray | None = None,
+              network_is_out_of_fold: bool = False) -> Calibration:
+    """Thresholds from network probabilities already computed for the gold (and gate) articles."""
+    scorer = Scorer(tax, labels, combination)
+    scores = scorer.score(gold.articles, network=gold_network)
+    thresholds = fit_thresholds(scores.combined, gold.labels, labels)
+    record = {"gold": gold_path.name, "gold_digest": gold.digest, "articles": len(gold.articles),
+              "reviewed_out_of_fold": network_is_out_of_fold}
+    if gate is not None and gate_network is not None and gate_path is not None:
+        gate_scores = scorer.score(gate.articles, network=gate_network)
+        thresholds[NON_HEALTH] = gate_threshold(scores.combined, gold.labels, gate_scores.combined, gate.labels, labels)
+        record.update(gate=gate_path.name, gate_digest=gate.digest, gate_articles=len(gate.articles))
+    return Calibration(thresholds, fit_thresholds(scores.network, gold.labels, labels),
+                       fit_thresholds(scores.evidence, gold.labels, labels), record)
