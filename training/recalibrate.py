@@ -70,13 +70,13 @@ def run(config: TrainConfig, model_dir: Path | None = None) -> Path:
     calibrated = calibrate(tax, current.labels, config.combination, gold, gold_path,
                            score_in_batches(network_scores, gold.articles).network, gate, gate_path,
                            score_in_batches(network_scores, gate.articles).network if gate else None)
-    fast = current.fast and dataclasses.replace(current.fast, validation={})
-    updated = dataclasses.replace(current, combination=config.combination, thresholds=calibrated.thresholds,
-                                  network_thresholds=calibrated.network_thresholds,
-                                  evidence_thresholds=calibrated.evidence_thresholds,
-                                  calibration=calibrated.record, fast=fast)
     with staged_model_dir(model_dir) as stage:
-        write_model_config(stage, updated)
+        staged = read_model_config(stage)     # file paths inside the copy, not the folder it replaces
+        fast = staged.fast and dataclasses.replace(staged.fast, validation={})
+        write_model_config(stage, dataclasses.replace(
+            staged, combination=config.combination, thresholds=calibrated.thresholds,
+            network_thresholds=calibrated.network_thresholds, evidence_thresholds=calibrated.evidence_thresholds,
+            calibration=calibrated.record, fast=fast))
         result, text = evaluate(gold_path, stage, gate_path=gate_path, runtime="full")
         (stage / "eval.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
         write_model_card(stage)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from healthtag.inference.predictor import Predictor
-from healthtag.models.model_config import ModelLoadError, read_model_config
+from healthtag.models.model_config import ModelLoadError, read_model_config, write_model_config
 from healthtag.models.multitask import MultiTaskHeads
 from healthtag.models.topic_model import FAST_LAYERS_FILE, TopicSummaryModel, choose_runtime
 from healthtag.training.config import load_train_config
@@ -274,3 +274,26 @@ def test_train_command_distils_and_validates_when_asked(tiny_config_path: Path, 
     assert len(cfg.fast.validation) == 1 and "agreement on 4 held-out pool articles" in res.output
     card = (tmp_path / "model" / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert next(iter(cfg.fast.validation)) in card   # the card shows the validation run, not a stale one
+
+
+def test_recalibrating_keeps_the_fast_path_and_drops_its_stale_validation(distilled, tiny_config_path, tmp_path):
+    import yaml
+    from healthtag.training.recalibrate import run as recalibrate
+
+    model_dir, _ = distilled
+    copy = tmp_path / "m"
+    shutil.copytree(model_dir, copy)
+    recorded = read_model_config(copy)
+    recorded.fast.validation["fast/bf16"] = {"measured": "under the old thresholds"}
+    write_model_config(copy, recorded)
+    raw = yaml.safe_load(tiny_config_path.read_text(encoding="utf-8"))
+    raw["combination"]["rules_alone_weight"] = 0.6
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    recalibrate(load_train_config(config), copy)
+    written = json.loads((copy / "config.json").read_text(encoding="utf-8"))
+    # files inside the model stay named relative to it, so the swapped-in folder reads its own files
+    assert written["fast"]["encoder"]["tuned_layers"] == FAST_LAYERS_FILE and written["fast"]["validation"] == {}
+    assert written["combination"]["rules_alone_weight"] == 0.6
+    fast = TopicSummaryModel.load(copy, runtime="fast")
+    assert fast.runtime == "fast" and fast.config.combination.rules_alone_weight == 0.6
