@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from healthtag.training.config import load_train_config
-from healthtag.training.crossfit import _nested_scores, _reviewed, main
+from healthtag.training.crossfit import GATES, _nested_scores, _reviewed, combination_variants, main
 from healthtag.training.train import run
 from support import FIXTURES
 
@@ -75,3 +75,18 @@ def test_training_with_reviewed_labels_records_them(tiny_config_path: Path, tmp_
     assert saved["calibration"]["gate"] == "gold_labels_small.jsonl"
     assert saved["calibration"]["reviewed_out_of_fold"] is True        # calibration file = reviewed file
     assert "reviewed labels of" in (model / "MODEL_CARD.md").read_text(encoding="utf-8")
+
+
+def test_a_weighted_combination_is_compared_with_its_unweighted_twin():
+    from healthtag.models.model_config import CombineSettings
+    from healthtag.models.taxonomy import load_taxonomy
+
+    tax = load_taxonomy(None)
+    labels = [lab.id for lab in tax.all_labels]
+    plain = combination_variants(CombineSettings("max_mean_gate"), tax, labels)
+    assert list(plain) == list(GATES)
+    weighted = combination_variants(CombineSettings("max_mean_gate", rules_alone_weight=0.75), tax, labels)
+    assert list(weighted) == [*GATES, "max_mean_gate, rules_alone_weight 1"]
+    assert all(weighted[g].combination.rules_alone_weight == 0.75 for g in GATES)
+    twin = weighted["max_mean_gate, rules_alone_weight 1"].combination
+    assert (twin.combine, twin.rules_alone_weight) == ("max_mean_gate", 1.0)
