@@ -42,12 +42,16 @@ class CombineSettings:
     network's), ``max_mean_gate`` (the same topics; health gate: the mean of
     both), ``max`` (gate from the maximum too), ``mean``, or ``network``.
     ``rule_evidence``: ``graded_vote`` or the flat ``weighted_vote``.
-    ``rules_alone_weight``: in the ``max`` rules, a topic's rule evidence is
-    scaled by ``a + (1 - a) * p`` before the maximum, p being the network's
-    probability for that topic: at 1 a rule hit passes whatever the network
-    says (so every rule false positive reaches the threshold at full
-    strength); below 1 a rule hit the network does not share scores lower,
-    and the topic's calibrated threshold decides how much agreement it needs.
+    ``rules_alone_weight``: in the ``max`` rules, the rule evidence of a topic
+    the article mentions only in passing (graded vote below the flat vote:
+    fewer mentioning sentences than ``votes.full_vote_mentions``) is scaled by
+    ``a + (1 - a) * p`` before the maximum, p being the network's probability
+    for that topic: at 1 a rule hit passes whatever the network says (so every
+    passing-mention false positive reaches the threshold at full strength);
+    below 1 such a hit scores lower unless the network shares it, and the
+    topic's calibrated threshold decides how much agreement it needs. Topics
+    the article dwells on keep their whole vote. No effect with the flat
+    ``weighted_vote`` evidence, which has no notion of a passing mention.
     """
 
     combine: str = "max_rules_gate"

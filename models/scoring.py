@@ -22,18 +22,24 @@ from .taxonomy import NON_HEALTH, Taxonomy
 
 
 def combine_scores(network: np.ndarray, rules: np.ndarray, rule: str, gate_column: int = -1,
-                   rules_alone_weight: float = 1.0) -> np.ndarray:
+                   rules_alone_weight: float = 1.0, flat_rules: np.ndarray | None = None) -> np.ndarray:
     """Final scores from network probabilities and rule evidence (same label order).
 
-    In the ``max`` rules the topics' rule evidence is first scaled by
-    ``rules_alone_weight + (1 - rules_alone_weight) * network`` (`CombineSettings`): most
-    of the rules' errors are passing mentions the network does not share, and a plain
-    maximum hands every one of them to the threshold at full strength. The health gate
-    column is never scaled; each rule says how it decides the gate.
+    In the ``max`` rules, rule evidence for a topic only mentioned in passing (``rules``, the
+    graded vote, below ``flat_rules``, the flat vote; everywhere when ``flat_rules`` is None)
+    is first scaled by ``rules_alone_weight + (1 - rules_alone_weight) * network``
+    (`CombineSettings`): most of the rules' errors are passing mentions the network does not
+    share, and a plain maximum hands every one of them to the threshold at full strength. A
+    topic the article dwells on keeps its whole vote, since the article-level network easily
+    misses the second and third topics of a long report. The health gate column is never
+    scaled; each rule says how it decides the gate.
     """
     if rule in ("max", "max_rules_gate", "max_network_gate", "max_mean_gate"):
         a = rules_alone_weight
-        vouched = rules * (a + (1.0 - a) * network) if a < 1.0 else rules
+        vouched = rules
+        if a < 1.0:
+            passing = np.ones(rules.shape, dtype=bool) if flat_rules is None else rules < flat_rules - 1e-9
+            vouched = np.where(passing, rules * (a + (1.0 - a) * network), rules)
         out = np.maximum(network, vouched)
         gate_rules, gate_network = rules[..., gate_column], network[..., gate_column]
         if rule == "max":
@@ -116,7 +122,7 @@ class Scorer:
                                  for a, v, f in zip(articles, votes, flat)])
         network = np.asarray(network, dtype=np.float64).reshape(len(articles), len(self.labels))
         combined = combine_scores(network, evidence, self.combination.combine, self._gate,
-                                  self.combination.rules_alone_weight)
+                                  self.combination.rules_alone_weight, flat_rules=rules)
         return BatchScores(self.labels, votes, rules, evidence, network, combined, sentence)
 
 

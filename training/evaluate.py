@@ -260,7 +260,7 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
         evidence_kind, combine = cfg.combination.rule_evidence, cfg.combination.combine
         weight = cfg.combination.rules_alone_weight
         notes.append(f"model = network combined with the rules' `{evidence_kind}` by `{combine}`"
-                     + (f", the rule evidence scaled by {weight:g} + {1 - weight:g} x the network's probability"
+                     + (f", the rule evidence of passing mentions scaled by {weight:g} + {1 - weight:g} x the network's probability"
                         if weight < 1 else ""))
         notes.append(f"rule evidence = that `{evidence_kind}` alone with calibrated thresholds (no network): "
                      "what the network adds is model minus this row")

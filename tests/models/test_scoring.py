@@ -148,5 +148,16 @@ def test_rules_alone_weight_is_checked_and_reaches_the_scorer(taxonomy):
     damped = Scorer(taxonomy, labels, CombineSettings("max_mean_gate", rules_alone_weight=0.5)).score(
         [art], network=zeros)
     topics = [j for j, lab in enumerate(labels) if lab != "non_health"]
-    assert full.combined[0, topics].max() > 0
-    assert damped.combined[0, topics] == pytest.approx(0.5 * full.combined[0, topics])
+    passing = [j for j in topics if full.evidence[0, j] < full.rules[0, j]]
+    dwelt_on = [j for j in topics if full.evidence[0, j] > 0 and j not in passing]
+    assert passing and dwelt_on        # 中医 in one sentence; 义诊 in the headline and a sentence
+    assert damped.combined[0, passing] == pytest.approx(0.5 * full.combined[0, passing])
+    assert damped.combined[0, dwelt_on] == pytest.approx(full.combined[0, dwelt_on])
+
+
+def test_only_passing_mentions_are_discounted():
+    network = np.array([[0.0, 0.0, 0.5]])
+    graded = np.array([[0.6, 0.9, 0.5]])
+    flat = np.array([[0.9, 0.9, 0.5]])     # first topic: two of the three mentions a full vote needs
+    out = combine_scores(network, graded, "max_mean_gate", gate_column=2, rules_alone_weight=0.75, flat_rules=flat)
+    assert out[0, :2] == pytest.approx([0.45, 0.9])

@@ -39,7 +39,7 @@ def test_a_new_rule_weighting_gets_new_thresholds_and_keeps_the_heads(tiny_model
     assert config["combination"]["rules_alone_weight"] == 0.5
     assert (model / "heads.safetensors").read_bytes() == (tiny_model_dir / "heads.safetensors").read_bytes()
     evaluation = json.loads((model / "eval.json").read_text())
-    assert any("scaled by 0.5 + 0.5 x the network's probability" in note for note in evaluation["notes"])
+    assert any("passing mentions scaled by 0.5 + 0.5 x the network's probability" in note for note in evaluation["notes"])
     card = (model / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert f"{evaluation['topics']['model']['micro_f1']:.3f}" in card
     assert not list(tmp_path.glob(".model.*"))      # the staging folder was swapped in, nothing left behind
