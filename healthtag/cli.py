@@ -242,19 +242,14 @@ def evaluate(
                 seeds = evaluate_segmentation(bundled_seeds_gold(), bundled_seeds_dir())  # side by side, as the seeds stay at 1.0
                 text += "\nseed pages, for comparison:\n" + seeds.format()
                 result["seed_pages"] = seeds.to_dict()
-        elif rules_only:
-            from healthtag.training.evaluate import evaluate_rules_on_file
-
-            result, text = evaluate_rules_on_file(gold, _taxonomy(taxonomy), label_model, unlabeled or [],
-                                                  default_taxonomy=taxonomy is None, pages_dir=pages)
+            if _page_gold_has_labels(gold):    # page gold that also labels its articles: their topics too
+                topics, topic_text = _topic_evaluation(gold, pages, rules_only, model, label_model, unlabeled,
+                                                       taxonomy, gate, runtime)
+                text += "\n\ntopics of the labelled page articles (articles as the gold spans cut them):\n" + topic_text
+                result.update(topics)
         else:
-            from healthtag.resources import bundled_model_dir
-            from healthtag.training.evaluate import evaluate as evaluate_model
-
-            if runtime not in RUNTIMES:
-                raise ValueError(f"--runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
-            result, text = evaluate_model(gold, model or bundled_model_dir(), pages_dir=pages, gate_path=gate,
-                                          runtime=runtime)
+            result, text = _topic_evaluation(gold, pages, rules_only, model, label_model, unlabeled, taxonomy, gate,
+                                             runtime)
     except ModelLoadError as exc:
         raise _fail(f"--model: cannot load the model: {exc}", exc) from exc
     except (GoldError, OSError, ValueError) as exc:
@@ -268,6 +263,31 @@ def evaluate(
         except OSError as exc:
             raise _fail(f"{json_out}: cannot write the report ({exc})", exc) from exc
 
+
+
+def _page_gold_has_labels(gold: Path) -> bool:
+    """Whether page gold carries topic labels on its article spans (the seed gold does)."""
+    from healthtag.training.gold import read_records
+
+    return any(rec.get("kind", "article") == "article" and isinstance(rec.get("labels"), list)
+               for _, rec in read_records(gold))
+
+
+def _topic_evaluation(gold: Path, pages: Path | None, rules_only: bool, model: Path | None, label_model: Path | None,
+                      unlabeled: list[str] | None, taxonomy: Path | None, gate: Path | None,
+                      runtime: str) -> tuple[dict, str]:
+    """The side-by-side topic table (and ROUGE) of `evaluate`, for the rules or a model."""
+    if rules_only:
+        from healthtag.training.evaluate import evaluate_rules_on_file
+
+        return evaluate_rules_on_file(gold, _taxonomy(taxonomy), label_model, unlabeled or [],
+                                      default_taxonomy=taxonomy is None, pages_dir=pages)
+    from healthtag.resources import bundled_model_dir
+    from healthtag.training.evaluate import evaluate as evaluate_model
+
+    if runtime not in RUNTIMES:
+        raise ValueError(f"--runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+    return evaluate_model(gold, model or bundled_model_dir(), pages_dir=pages, gate_path=gate, runtime=runtime)
 
 
 @app.command()

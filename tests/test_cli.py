@@ -255,16 +255,34 @@ def test_segment_reads_a_page_from_stdin():
     assert len(recs) == 1 and recs[0]["title"] == "县医院专家义诊进乡村" and recs[0]["id"] == "stdin#1"
 
 
-def test_evaluate_prints_segmentation_figures(tmp_path: Path):
+def test_evaluate_prints_segmentation_and_topic_figures_of_labelled_page_gold(tmp_path: Path):
     report = tmp_path / "report.json"
     res = runner.invoke(
         app,
-        ["evaluate", "--gold", str(ROOT / "tests/fixtures/gold_seeds.jsonl"), "--pages", str(ROOT / "seeds"), "--json", str(report)],
+        ["evaluate", "--gold", str(ROOT / "tests/fixtures/gold_seeds.jsonl"), "--pages", str(ROOT / "seeds"),
+         "--rules-only", "--json", str(report)],
     )
     assert res.exit_code == 0, res.output
     assert "precision" in res.stdout and "recall" in res.stdout
-    seg = json.loads(report.read_text())["segmentation"]
+    assert "topics of the labelled page articles" in res.stdout
+    written = json.loads(report.read_text())
+    seg = written["segmentation"]
     assert seg["gold_articles"] == 24 and seg["precision"] >= 0.9 and seg["recall"] >= 0.9
+    assert 0.3 < written["topics"]["rules"]["micro_f1"] <= 1.0     # the seed articles' labels were read and scored
+
+
+def test_evaluate_of_unlabelled_page_gold_is_segmentation_only(tmp_path: Path):
+    gold = tmp_path / "spans.jsonl"
+    rows = [json.loads(line) for line in (ROOT / "tests/fixtures/gold_seeds.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    gold.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "labels"}, ensure_ascii=False) + "\n"
+                            for r in rows), encoding="utf-8")
+    report = tmp_path / "report.json"
+    res = runner.invoke(app, ["evaluate", "--gold", str(gold), "--pages", str(ROOT / "seeds"), "--rules-only",
+                              "--json", str(report)])
+    assert res.exit_code == 0, res.output
+    assert "topics of the labelled page articles" not in res.stdout
+    assert list(json.loads(report.read_text())) == ["segmentation"]
 
 
 def test_evaluate_rejects_missing_gold_file(tmp_path: Path):
