@@ -59,6 +59,14 @@ class CombineSettings:
     votes: VoteSettings = field(default_factory=VoteSettings)
     rules_alone_weight: float = 1.0
 
+    def weighting_note(self) -> str:
+        """How passing mentions are weighted, in the words evaluation notes and model cards use ('' at weight 1)."""
+        a = self.rules_alone_weight
+        if a >= 1.0:
+            return ""
+        return (f"the rule evidence of passing mentions scaled by {a:g} + {1 - a:g} x the network's probability "
+                "(passing: graded vote below the flat vote; `rules_alone_weight`)")
+
     def __post_init__(self) -> None:
         if self.combine not in COMBINE_RULES:
             raise ValueError(f"combine must be one of {COMBINE_RULES}, not {self.combine!r}")

@@ -26,7 +26,7 @@ def combine_scores(network: np.ndarray, rules: np.ndarray, rule: str, gate_colum
     """Final scores from network probabilities and rule evidence (same label order).
 
     In the ``max`` rules, rule evidence for a topic only mentioned in passing (``rules``, the
-    graded vote, below ``flat_rules``, the flat vote; everywhere when ``flat_rules`` is None)
+    graded vote, below ``flat_rules``, the flat vote, which a weight below 1 therefore needs)
     is first scaled by ``rules_alone_weight + (1 - rules_alone_weight) * network``
     (`CombineSettings`): most of the rules' errors are passing mentions the network does not
     share, and a plain maximum hands every one of them to the threshold at full strength. A
@@ -38,8 +38,9 @@ def combine_scores(network: np.ndarray, rules: np.ndarray, rule: str, gate_colum
         a = rules_alone_weight
         vouched = rules
         if a < 1.0:
-            passing = np.ones(rules.shape, dtype=bool) if flat_rules is None else rules < flat_rules - 1e-9
-            vouched = np.where(passing, rules * (a + (1.0 - a) * network), rules)
+            if flat_rules is None:
+                raise ValueError("rules_alone_weight below 1 needs flat_rules to tell passing mentions apart")
+            vouched = np.where(rules < flat_rules - 1e-9, rules * (a + (1.0 - a) * network), rules)
         out = np.maximum(network, vouched)
         gate_rules, gate_network = rules[..., gate_column], network[..., gate_column]
         if rule == "max":

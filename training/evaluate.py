@@ -258,10 +258,9 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
                     else decide_labels(matrix, cfg.labels, thresholds))
             reports.append(score_topics(name, gold.labels, sets, tax.label_ids))
         evidence_kind, combine = cfg.combination.rule_evidence, cfg.combination.combine
-        weight = cfg.combination.rules_alone_weight
+        weighting = cfg.combination.weighting_note()
         notes.append(f"model = network combined with the rules' `{evidence_kind}` by `{combine}`"
-                     + (f", the rule evidence of passing mentions scaled by {weight:g} + {1 - weight:g} x the network's probability"
-                        if weight < 1 else ""))
+                     + (f", {weighting}" if weighting else ""))
         notes.append(f"rule evidence = that `{evidence_kind}` alone with calibrated thresholds (no network): "
                      "what the network adds is model minus this row")
         margins = {r.name: round(reports[-1].micro_f1 - r.micro_f1, 4) for r in baselines}

@@ -10,7 +10,6 @@ builds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from healthtag.models.model_config import CombineSettings
@@ -30,18 +29,18 @@ class Calibration:
 
 
 def calibrate(tax: Taxonomy, labels: list[str], combination: CombineSettings,
-              gold: GoldSet, gold_path: Path, gold_network: np.ndarray,
-              gate: GoldSet | None = None, gate_path: Path | None = None, gate_network: np.ndarray | None = None,
+              gold: GoldSet, gold_network: np.ndarray,
+              gate: GoldSet | None = None, gate_network: np.ndarray | None = None,
               network_is_out_of_fold: bool = False) -> Calibration:
     """Thresholds from network probabilities already computed for the gold (and gate) articles."""
     scorer = Scorer(tax, labels, combination)
     scores = scorer.score(gold.articles, network=gold_network)
     thresholds = fit_thresholds(scores.combined, gold.labels, labels)
-    record = {"gold": gold_path.name, "gold_digest": gold.digest, "articles": len(gold.articles),
+    record = {"gold": gold.path.name, "gold_digest": gold.digest, "articles": len(gold.articles),
               "reviewed_out_of_fold": network_is_out_of_fold}
-    if gate is not None and gate_network is not None and gate_path is not None:
+    if gate is not None and gate_network is not None:
         gate_scores = scorer.score(gate.articles, network=gate_network)
         thresholds[NON_HEALTH] = gate_threshold(scores.combined, gold.labels, gate_scores.combined, gate.labels, labels)
-        record.update(gate=gate_path.name, gate_digest=gate.digest, gate_articles=len(gate.articles))
+        record.update(gate=gate.path.name, gate_digest=gate.digest, gate_articles=len(gate.articles))
     return Calibration(thresholds, fit_thresholds(scores.network, gold.labels, labels),
                        fit_thresholds(scores.evidence, gold.labels, labels), record)

@@ -118,10 +118,7 @@ def render_model_card(config: ModelConfig, result: dict) -> str:
         f"- Heads: document head ({len(config.labels)} outputs: topics + `non_health`) and sentence head, "
         f"hidden {config.heads.head_hidden}.",
         f"- Combination: `{comb.combine}` of the network and the rules' `{comb.rule_evidence}`"
-        + (f", the rule evidence of a topic mentioned only in passing (graded below the flat vote) scaled by "
-           f"{comb.rules_alone_weight:g} + {1 - comb.rules_alone_weight:g} × the network's probability for it "
-           "(`rules_alone_weight`: a passing mention the network does not share scores lower)"
-           if comb.rules_alone_weight < 1 else "")
+        + (f", {comb.weighting_note()}" if comb.weighting_note() else "")
         + "; vote constants " + ", ".join(f"`{k}` = {v}" for k, v in comb.votes.to_dict().items()) + ".",
         f"- Taxonomy digest: `{config.taxonomy_digest}` (a warning is logged when the taxonomy in use differs).",
         f"- Summary budget: {config.summary.min_chars}–{config.summary.max_chars} characters, "

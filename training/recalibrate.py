@@ -62,14 +62,14 @@ def run(config: TrainConfig, model_dir: Path | None = None) -> Path:
     check_recalibratable(current.combination, config.combination, current.training,
                          current.taxonomy_digest == taxonomy_digest(tax))
     model = TopicSummaryModel.load(model_dir, runtime="full")
-    network_scores = Scorer(tax, current.labels, current.combination, network=model)
+    scorer = Scorer(tax, current.labels, current.combination, network=model)
     gold_path = Path(config.data.calibration_gold)
     gold = load_gold(gold_path)
     gate_path = Path(config.data.gate_gold) if config.data.gate_gold else None
     gate = load_gold(gate_path) if gate_path else None
-    calibrated = calibrate(tax, current.labels, config.combination, gold, gold_path,
-                           score_in_batches(network_scores, gold.articles).network, gate, gate_path,
-                           score_in_batches(network_scores, gate.articles).network if gate else None)
+    calibrated = calibrate(tax, current.labels, config.combination, gold,
+                           score_in_batches(scorer, gold.articles).network, gate,
+                           score_in_batches(scorer, gate.articles).network if gate else None)
     with staged_model_dir(model_dir) as stage:
         staged = read_model_config(stage)     # file paths inside the copy, not the folder it replaces
         fast = staged.fast and dataclasses.replace(staged.fast, validation={})

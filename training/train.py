@@ -99,8 +99,7 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
         gate = load_gold(Path(data_cfg.gate_gold))
         gate_features = article_features(gate.articles, settings, run_dir / "features", "gate-set vectors")
         gate_network = predict_docs(heads, torch.tensor(np.asarray(gate_features["doc_vec"], dtype=np.float32))).numpy()
-    calibrated = calibrate(tax, labels, config.combination, gold, gold_path, network, gate,
-                           Path(data_cfg.gate_gold) if data_cfg.gate_gold else None, gate_network,
+    calibrated = calibrate(tax, labels, config.combination, gold, network, gate, gate_network,
                            network_is_out_of_fold=network is not shipped_network)
     model_config = ModelConfig(
         name=config.name,

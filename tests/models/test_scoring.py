@@ -128,7 +128,9 @@ def test_gate_variants_differ_only_in_the_gate_column():
 def test_rule_evidence_the_network_does_not_share_scores_lower():
     network = np.array([[0.0, 1.0, 0.4, 0.3]])
     rules = np.array([[1.0, 1.0, 0.0, 0.9]])
-    out = combine_scores(network, rules, "max_mean_gate", gate_column=3, rules_alone_weight=0.75)
+    every_topic_in_passing = rules + 0.05      # flat vote above the graded one: the discount applies everywhere
+    out = combine_scores(network, rules, "max_mean_gate", gate_column=3, rules_alone_weight=0.75,
+                         flat_rules=every_topic_in_passing)
     # a rule hit alone keeps 3/4 of its evidence, one the network shares keeps all of it,
     # the network alone is unchanged, and the health gate column is never scaled
     assert out[0, :3] == pytest.approx([0.75, 1.0, 0.4])
@@ -161,3 +163,5 @@ def test_only_passing_mentions_are_discounted():
     flat = np.array([[0.9, 0.9, 0.5]])     # first topic: two of the three mentions a full vote needs
     out = combine_scores(network, graded, "max_mean_gate", gate_column=2, rules_alone_weight=0.75, flat_rules=flat)
     assert out[0, :2] == pytest.approx([0.45, 0.9])
+    with pytest.raises(ValueError, match="flat_rules"):      # without the flat vote no mention counts as passing
+        combine_scores(network, graded, "max_mean_gate", gate_column=2, rules_alone_weight=0.75)
