@@ -153,7 +153,7 @@ def student_from(model: TopicSummaryModel, layers_from: Sequence[int]) -> nn.Mod
 
 def distillation_loss(student_states: torch.Tensor, teacher_states: torch.Tensor, segment: torch.Tensor,
                       positions: torch.Tensor, heads: MultiTaskHeads, scale: torch.Tensor,
-                      rank_weight: float = 0.0) -> dict[str, torch.Tensor]:
+                      rank_weight: float = 0.0, doc_loss: str = "logit_mse") -> dict[str, torch.Tensor]:
     """The terms the student is trained on, each a mean squared error; their sum is the loss.
 
     ``tokens``, ``sentences`` and ``window``: token states, per-sentence and per-window mean states,
@@ -163,6 +163,11 @@ def distillation_loss(student_states: torch.Tensor, teacher_states: torch.Tensor
     ``sentence_rank`` adds the KL divergence between the teacher's and the student's softmax over
     each window's sentence logits: the abstract depends on which sentences rank first, and a squared
     error spends its effort on low-ranked sentences whose order never matters.
+
+    ``doc_loss="bernoulli_kl"`` replaces the document head's squared logit error by the KL divergence
+    between the teacher's and the student's label probabilities, summed over labels: a squared logit
+    error is dominated by labels far from any threshold (a logit of -9 against -7 weighs as much as
+    0 against 2), while tags change only where the probabilities are mid-range.
     """
     content = segment >= 0
     norm = lambda x: x / scale   # noqa: E731
@@ -179,7 +184,9 @@ def distillation_loss(student_states: torch.Tensor, teacher_states: torch.Tensor
     s_win = (student_states * weights).sum(1) / weights.sum(1)
     t_win = (teacher_states * weights).sum(1) / weights.sum(1)
     terms["window"] = (norm(s_win - t_win) ** 2).mean()
-    terms["doc_head"] = F.mse_loss(heads.doc_logits(s_win), heads.doc_logits(t_win))
+    s_doc, t_doc = heads.doc_logits(s_win), heads.doc_logits(t_win)
+    terms["doc_head"] = (bernoulli_kl(t_doc, s_doc).sum(-1).mean() if doc_loss == "bernoulli_kl"
+                         else F.mse_loss(s_doc, t_doc))
     absolute = base + torch.arange(n_seg)[None, :]                                      # [B, S] segment ids
     is_sentence = present & (absolute >= 1) & (absolute < positions.shape[1])
     if bool(is_sentence.any()):
@@ -191,6 +198,13 @@ def distillation_loss(student_states: torch.Tensor, teacher_states: torch.Tensor
         if rank_weight > 0:
             terms["sentence_rank"] = rank_weight * window_ranking_kl(s_logits, t_logits, b)
     return terms
+
+
+def bernoulli_kl(teacher_logits: torch.Tensor, student_logits: torch.Tensor) -> torch.Tensor:
+    """Elementwise KL(teacher || student) of independent Bernoulli labels given by their logits."""
+    p = torch.sigmoid(teacher_logits)
+    return (p * (F.logsigmoid(teacher_logits) - F.logsigmoid(student_logits))
+            + (1 - p) * (F.logsigmoid(-teacher_logits) - F.logsigmoid(-student_logits)))
 
 
 def window_ranking_kl(student: torch.Tensor, teacher: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
@@ -233,7 +247,8 @@ def train_student(student: nn.Module, heads: MultiTaskHeads, data: TeacherWindow
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
             out = student(input_ids=input_ids, attention_mask=mask).last_hidden_state
         terms = distillation_loss(out.float(), teacher, torch.from_numpy(data.segment[rows, :width].astype(np.int64)),
-                                  torch.from_numpy(data.positions[rows]), heads, scale, config.rank_weight)
+                                  torch.from_numpy(data.positions[rows]), heads, scale, config.rank_weight,
+                                  config.doc_loss)
         loss = sum(terms.values())
         optimiser.zero_grad()
         loss.backward()
@@ -314,6 +329,8 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
                    settings.rank_weight]
     if settings.batch_seed != settings.seed:   # students of the default seed keep their cache names
         student_key.append(settings.batch_seed)
+    if settings.doc_loss != "logit_mse":       # so do students of the default document term
+        student_key.append(settings.doc_loss)
     cached = work / f"student-{_digest(student_key)}.safetensors"
     indices = list(range(len(settings.layers_from)))
     if cached.is_file() and cached.with_suffix(".json").is_file():
@@ -336,7 +353,8 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
                         fallback=settings.fallback),
         recipe={"layers_from": list(settings.layers_from), "teacher_layers": len(model.encoder.model.encoder.layer),
                 "windows": len(data), "steps": settings.steps, "batch_windows": settings.batch_windows,
-                "lr": settings.lr, "rank_weight": settings.rank_weight, "seed": settings.seed,
+                "lr": settings.lr, "rank_weight": settings.rank_weight, "doc_loss": settings.doc_loss,
+                "seed": settings.seed,
                 "student_seed": settings.batch_seed,
                 "first_window_share": settings.first_window_share,
                 "check_articles": [a.id for a in check], "history": history,

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from healthtag.models.encoder_settings import FALLBACKS
 
+DOC_LOSSES = ("logit_mse", "bernoulli_kl")
+
 
 @dataclass
 class DistillConfig:
@@ -22,6 +24,7 @@ class DistillConfig:
     lr: float = 3e-4
     warmup: int = 50              # steps of linearly rising learning rate, then linear decay
     rank_weight: float = 0.0      # weight of the listwise term: the sentence head's ranking within each window
+    doc_loss: str = "logit_mse"   # the document head term: squared logit error, or "bernoulli_kl" (probability space)
     first_window_share: float = 0.0   # share of the windows drawn from articles' first windows (title and lead)
     check_articles: int = 200     # pool articles kept out of training, for the agreement check
     fallback: str = "fp32"        # the fast path's arithmetic where bf16 is not native: fp32 or int8
@@ -41,6 +44,8 @@ class DistillConfig:
             raise ValueError(f"distill.first_window_share must be within [0, 1], not {self.first_window_share}")
         if self.rank_weight < 0:
             raise ValueError(f"distill.rank_weight must be >= 0, not {self.rank_weight}")
+        if self.doc_loss not in DOC_LOSSES:
+            raise ValueError(f"distill.doc_loss must be one of {DOC_LOSSES}, not {self.doc_loss!r}")
         if self.fallback not in FALLBACKS:
             raise ValueError(f"distill.fallback must be one of {FALLBACKS}, not {self.fallback!r}")
 

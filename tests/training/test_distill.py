@@ -14,7 +14,8 @@ from healthtag.models.model_config import ModelLoadError, read_model_config, wri
 from healthtag.models.multitask import MultiTaskHeads
 from healthtag.models.topic_model import FAST_LAYERS_FILE, TopicSummaryModel, choose_runtime
 from healthtag.training.config import load_train_config
-from healthtag.training.distill import DistillConfig, distillation_loss, run_distill, sample_windows, window_ranking_kl
+from healthtag.training.distill import (DistillConfig, bernoulli_kl, distillation_loss, run_distill, sample_windows,
+                                       window_ranking_kl)
 from healthtag.training.fast_check import agreement, run_check, scored
 from support import SEEDS
 
@@ -75,6 +76,31 @@ def test_ranking_term_sees_only_the_order_within_each_window():
     two = distillation_loss(moved, states, segment, positions, heads, scale, rank_weight=2.0)
     assert "sentence_rank" in one and float(one["sentence_rank"]) > 0
     assert float(two["sentence_rank"]) == pytest.approx(2 * float(one["sentence_rank"]))
+
+
+def test_bernoulli_kl_weighs_probabilities_not_logits():
+    teacher = torch.tensor([[-9.0, 0.0, 0.5]])
+    assert bernoulli_kl(teacher, teacher).abs().max() < 1e-7
+    # two logits of error far from any threshold cost almost nothing; the same error mid-range costs a lot
+    far = bernoulli_kl(torch.tensor([-9.0]), torch.tensor([-7.0]))
+    near = bernoulli_kl(torch.tensor([0.0]), torch.tensor([2.0]))
+    assert float(far) < 0.01 < float(near)
+    assert float(bernoulli_kl(torch.tensor([1.0]), torch.tensor([-1.0]))) > 0
+    # the document term uses it when asked for, and is still zero for a perfect student
+    torch.manual_seed(0)
+    heads = MultiTaskHeads(8, 3, head_hidden=4).eval()
+    states = torch.randn(2, 6, 8)
+    segment = torch.tensor([[-1, 0, 1, 1, 2, -1], [-1, 3, 3, 4, -1, -1]])
+    positions, scale = torch.rand(2, 5, 4), torch.ones(8)
+    same = distillation_loss(states, states, segment, positions, heads, scale, doc_loss="bernoulli_kl")
+    assert float(same["doc_head"]) == pytest.approx(0.0, abs=1e-7)
+    moved = states + 0.3 * torch.randn_like(states)
+    kl = distillation_loss(moved, states, segment, positions, heads, scale, doc_loss="bernoulli_kl")
+    mse = distillation_loss(moved, states, segment, positions, heads, scale)
+    assert float(kl["doc_head"]) > 0 and float(kl["doc_head"]) != pytest.approx(float(mse["doc_head"]))
+    assert float(kl["tokens"]) == pytest.approx(float(mse["tokens"]))
+    with pytest.raises(ValueError, match="doc_loss"):
+        DistillConfig(doc_loss="cosine")
 
 
 def test_distilled_fast_path_is_recorded_shipped_and_served(distilled):
