@@ -16,7 +16,7 @@ from healthtag.models.topic_model import FAST_LAYERS_FILE, TopicSummaryModel, ch
 from healthtag.training.config import load_train_config
 from healthtag.training.distill import (DistillConfig, bernoulli_kl, distillation_loss, run_distill, sample_windows,
                                        window_ranking_kl)
-from healthtag.training.fast_check import agreement, run_check, scored
+from healthtag.training.fast_check import agreement, format_record, repeated_gap, run_check, scored
 from support import SEEDS
 
 PAGE = (SEEDS / "003_a98c0e2f6a5c2cb4.txt").read_text(encoding="utf-8")
@@ -141,6 +141,11 @@ def test_fast_path_is_the_same_model_run_cheaper_and_the_check_records_it(distil
     assert set(record["gold"]) >= {"full", "fast"} and "micro_f1" in record["gold"]["fast"]
     gap = record["gold"]["rouge_l_gap"]   # 6 of the fixture's 8 articles have a reference abstract
     assert gap["n"] == 6 and gap["ci95"][0] <= gap["diff"] <= gap["ci95"][1]
+    rep = record["gold"]["repeated_cv"]   # the paired gap over 10 fold seeds is the mean of per-seed differences
+    assert rep["seeds"] == 10 and rep["gap_micro_f1"]["mean"] == pytest.approx(
+        rep["fast"]["micro_f1"]["mean"] - rep["full"]["micro_f1"]["mean"], abs=2e-4)
+    assert 0 <= rep["gap_macro_f1"]["seeds_within_0.01"] <= 10
+    assert "fold seeds" in format_record(record)
     saved = read_model_config(model_dir).fast.validation
     assert "fast/bf16" in saved and saved["fast/bf16"]["cpu"]
     # the heads and thresholds are the model's own: one config, two encoders
@@ -148,6 +153,14 @@ def test_fast_path_is_the_same_model_run_cheaper_and_the_check_records_it(distil
     full = TopicSummaryModel.load(model_dir, runtime="full")
     assert fast.config.thresholds == full.config.thresholds
     assert all(torch.equal(a, b) for a, b in zip(fast.heads.state_dict().values(), full.heads.state_dict().values()))
+
+
+def test_one_path_against_itself_has_no_gap(distilled):
+    model_dir, config = distilled
+    same = Predictor.load(model_dir, runtime="full")
+    rep = repeated_gap({"full": same, "fast": same}, Path(config.data.calibration_gold), seeds=3)
+    assert rep["gap_micro_f1"] == {"mean": 0.0, "sd": 0.0, "seeds_within_0.01": 3}
+    assert rep["full"] == rep["fast"]
 
 
 def test_rouge_l_per_article_scores_each_pair():
