@@ -56,18 +56,22 @@ def folds(n: int, k: int, seed: int = 0) -> list[list[int]]:
 
 
 def cross_validated_sets(probs: np.ndarray, gold_sets: Sequence[set[str]], label_names: list[str],
-                         k: int = 5, seed: int = 0, fit=None) -> list[set[str]]:
+                         k: int = 5, seed: int = 0, fit=None, fit_probs: np.ndarray | None = None) -> list[set[str]]:
     """Out-of-fold predictions: each article decided by thresholds fitted without it.
 
     ``fit(probs, gold_sets, label_names) -> thresholds`` defaults to `fit_thresholds`; another
-    threshold policy can be compared under exactly the same folds.
+    threshold policy can be compared under exactly the same folds. ``fit_probs`` (same shape as
+    ``probs``) are the scores thresholds are fitted on, where they are not the ones decided: a
+    model's fast path ships the thresholds fitted on its full path's scores, so that is how
+    its out-of-fold figures must be made too.
     """
     fit = fit or fit_thresholds
+    fit_probs = probs if fit_probs is None else fit_probs
     pred: list[set[str] | None] = [None] * len(gold_sets)
     for held in folds(len(gold_sets), k, seed):
         held_set = set(held)
         train = [i for i in range(len(gold_sets)) if i not in held_set]
-        thresholds = fit(probs[train], [gold_sets[i] for i in train], label_names)
+        thresholds = fit(fit_probs[train], [gold_sets[i] for i in train], label_names)
         for i, labels in zip(held, decide_labels(probs[held], label_names, thresholds)):
             pred[i] = labels
     return [p or set() for p in pred]

@@ -174,13 +174,16 @@ def evaluate_rules_on_file(gold_path: Path, taxonomy: Taxonomy, label_model_path
 
 
 def gate_accuracies(gate: GoldSet, dev: GoldSet, dev_scores: BatchScores | None, gate_scores: BatchScores,
-                    taxonomy: Taxonomy, label_model: LabelModel, config=None) -> dict[str, float]:
+                    taxonomy: Taxonomy, label_model: LabelModel, config=None,
+                    fitted_on: tuple[BatchScores, BatchScores] | None = None) -> dict[str, float]:
     """``non_health`` accuracy on a general-news gate set for every row of the table.
 
     Rule rows decide at 0.5, as they run. Model rows use the model's thresholds;
     when the model's non_health threshold was calibrated on this very gate set,
     each gate fold is decided by a threshold fitted on dev plus the other gate
-    folds, so the figure stays out of fold.
+    folds, so the figure stays out of fold. ``fitted_on`` (dev scores, gate scores)
+    are the scores those thresholds are fitted on where they are not the ones decided
+    (the fast path is decided with thresholds fitted on the full path's scores).
     """
     def accuracy(flags: Sequence[bool]) -> float:
         return round(float(np.mean([f == (NON_HEALTH in g) for f, g in zip(flags, gate.labels)])), 4)
@@ -195,14 +198,15 @@ def gate_accuracies(gate: GoldSet, dev: GoldSet, dev_scores: BatchScores | None,
     on_gate = config.calibration.get("gate_digest") == gate.digest
     rows = {"rule evidence": ("evidence", config.evidence_thresholds), "network alone": ("network", config.network_thresholds),
             "model": ("combined", config.thresholds)}
+    fit_dev, fit_gate = fitted_on or (dev_scores, gate_scores)
     for name, (which, thresholds) in rows.items():
-        g, d = getattr(gate_scores, which)[:, j], getattr(dev_scores, which)
+        g, d = getattr(gate_scores, which)[:, j], getattr(fit_dev, which)
         if on_gate:
             flags = [False] * len(gate.articles)
             for held in folds(len(gate.articles), 5, 0):
                 held_set = set(held)
                 rest = [i for i in range(len(gate.articles)) if i not in held_set]
-                t = gate_threshold(d, dev.labels, getattr(gate_scores, which)[rest],
+                t = gate_threshold(d, dev.labels, getattr(fit_gate, which)[rest],
                                    [gate.labels[i] for i in rest], config.labels)
                 for i in held:
                     flags[i] = bool(g[i] >= t)
@@ -224,11 +228,13 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
     from healthtag.resources import bundled_label_model
 
     gold = load_gold(gold_path, pages_dir)
+    gate = load_gold(gate_path) if gate_path is not None else None
     tax = load_taxonomy(None)
     notes = []
     sentence_scores = None
     label_model = LabelModel.load(bundled_label_model(), RuleModel(tax))
     cfg = None
+    reference = None   # the full path's scorer, where the fast path is evaluated on a file thresholds were fitted on
     if model_dir is None:
         scorer = Scorer(tax)
     else:
@@ -239,11 +245,20 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
         notes.append(f"runtime: {model.runtime_note}")
         budget = budget or cfg.summary
         scorer = Scorer(tax, cfg.labels, cfg.combination, network=model)
+        fitted_here = {cfg.calibration.get("gold_digest"), cfg.calibration.get("gate_digest")} - {None}
+        checked = {gold.digest, *([gate.digest] if gate is not None else [])}
+        if model.runtime != "full" and fitted_here & checked:
+            reference = Scorer(tax, cfg.labels, cfg.combination,
+                               network=TopicSummaryModel.load(model_dir, runtime="full"))
+            notes.append("out-of-fold thresholds are fitted on the full path's scores of the other folds and decide "
+                         "this path's scores: the shipped thresholds are the full path's, so this is what ships")
     scores = score_in_batches(scorer, gold.articles)
+    fit_scores = score_in_batches(reference, gold.articles) if reference is not None else scores
     reports = rule_reports(scores.votes, gold.labels, tax, label_model)
     if cfg is not None:
         baselines = list(reports)
         sentence_scores = scores.sentence
+        which_matrix = {"rule evidence": "evidence", "network alone": "network", "model": "combined"}
         rows = {"rule evidence": (scores.evidence, cfg.evidence_thresholds),
                 "network alone": (scores.network, cfg.network_thresholds),
                 "model": (scores.combined, cfg.thresholds)}
@@ -254,7 +269,8 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
         if calibrated_here:
             notes.append("model rows use 5-fold cross-validated thresholds: this is the calibration file")
         for name, (matrix, thresholds) in rows.items():
-            sets = (cross_validated_sets(matrix, gold.labels, cfg.labels) if calibrated_here
+            sets = (cross_validated_sets(matrix, gold.labels, cfg.labels,
+                                         fit_probs=getattr(fit_scores, which_matrix[name])) if calibrated_here
                     else decide_labels(matrix, cfg.labels, thresholds))
             reports.append(score_topics(name, gold.labels, sets, tax.label_ids))
         evidence_kind, combine = cfg.combination.rule_evidence, cfg.combination.combine
@@ -268,10 +284,11 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
     budget = budget or SummaryBudget()
     summaries = summary_table(gold, sentence_scores, budget)
     gate_lines, gate_result = [], None
-    if gate_path is not None:
-        gate = load_gold(gate_path)
+    if gate is not None:
         gate_result = gate_accuracies(gate, gold, scores if cfg is not None else None,
-                                      score_in_batches(scorer, gate.articles), tax, label_model, cfg)
+                                      score_in_batches(scorer, gate.articles), tax, label_model, cfg,
+                                      (fit_scores, score_in_batches(reference, gate.articles))
+                                      if reference is not None else None)
         gate_lines = ["", f"non_health accuracy on the gate set {gate_path} ({len(gate.articles)} articles): "
                       + ", ".join(f"{k} {v:.3f}" for k, v in gate_result.items())]
     text = "\n".join([f"topics on {gold_path} ({len(gold.articles)} articles)", *notes,

@@ -30,3 +30,16 @@ def test_repeated_cv_scores_every_fold_seed_out_of_fold():
     noise = rng.random(clean.shape)            # scores that carry no label: out of fold, far from perfect
     micro, _ = repeated_cv_f1(noise, gold, labels, ["a", "b"], seeds=4)
     assert micro.mean() < 0.8 and micro.std() > 0.0
+
+
+def test_thresholds_can_be_fitted_on_other_scores_than_the_ones_decided():
+    gold = [{"a"} if i % 2 == 0 else {"non_health"} for i in range(20)]
+    labels = ["a", "non_health"]
+    # the reference path separates the classes at 0.5; the decided path is the same shifted down by 0.35
+    reference = np.array([[0.8, 0.2] if "a" in g else [0.2, 0.8] for g in gold])
+    shifted = reference - 0.35
+    # thresholds fitted on the shifted scores themselves follow the shift and stay perfect ...
+    assert cross_validated_sets(shifted, gold, labels, k=4) == gold
+    # ... those fitted on the reference do not: the shift is what such an evaluation must show
+    moved = cross_validated_sets(shifted, gold, labels, k=4, fit_probs=reference)
+    assert moved != gold and all(m == set() or m == {"non_health"} for m in moved)

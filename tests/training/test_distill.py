@@ -163,6 +163,18 @@ def test_one_path_against_itself_has_no_gap(distilled):
     assert rep["full"] == rep["fast"]
 
 
+def test_fast_path_on_the_calibration_file_is_decided_with_the_full_paths_thresholds(distilled):
+    from healthtag.training.evaluate import evaluate
+
+    model_dir, config = distilled
+    gold = Path(config.data.calibration_gold)
+    assert read_model_config(model_dir).calibration["gold_digest"]   # the fixture model was calibrated on it
+    fast, _ = evaluate(gold, model_dir, runtime="fast")
+    full, _ = evaluate(gold, model_dir, runtime="full")
+    assert any("fitted on the full path's scores" in n for n in fast["notes"])
+    assert not any("fitted on the full path's scores" in n for n in full["notes"])
+
+
 def test_rouge_l_per_article_scores_each_pair():
     from healthtag.training.evaluate import rouge_l_per_article
 
