@@ -98,6 +98,14 @@ def _fast_path_section(config: ModelConfig) -> list[str]:
             if gap and gap.get("n"):
                 lines += [f"ROUGE-L fast − full over {gap['n']} reference abstracts: {gap['diff']:+.4f}, paired "
                           f"bootstrap 95 % interval [{gap['ci95'][0]:+.4f}, {gap['ci95'][1]:+.4f}].", ""]
+            rep = gold.get("repeated_cv")
+            if rep:
+                lines += [f"Over {rep['seeds']} fold seeds (each fold decided by thresholds fitted on the full path's "
+                          "scores of the other folds, as the shipped thresholds are): "
+                          + "; ".join(f"{name} full {rep['full'][k]['mean']:.3f} ± {rep['full'][k]['sd']:.3f}, fast "
+                                      f"{rep['fast'][k]['mean']:.3f} ± {rep['fast'][k]['sd']:.3f}, paired "
+                                      f"{rep['gap_' + k]['mean']:+.3f} ± {rep['gap_' + k]['sd']:.3f}"
+                                      for k, name in (("micro_f1", "micro-F1"), ("macro_f1", "macro-F1"))) + ".", ""]
     return lines
 
 

@@ -146,6 +146,7 @@ def test_fast_path_is_the_same_model_run_cheaper_and_the_check_records_it(distil
         rep["fast"]["micro_f1"]["mean"] - rep["full"]["micro_f1"]["mean"], abs=2e-4)
     assert 0 <= rep["gap_macro_f1"]["seeds_within_0.01"] <= 10
     assert "fold seeds" in format_record(record)
+    assert "fold seeds" in (model_dir / "MODEL_CARD.md").read_text(encoding="utf-8")   # the card shows it too
     saved = read_model_config(model_dir).fast.validation
     assert "fast/bf16" in saved and saved["fast/bf16"]["cpu"]
     # the heads and thresholds are the model's own: one config, two encoders
