@@ -71,9 +71,11 @@ def _fast_path_section(config: ModelConfig) -> list[str]:
     lines = ["## Fast runtime path (the default)",
              f"- Encoder: {fast.encoder.num_layers} layers distilled from the {recipe.get('teacher_layers', '?')}-layer "
              f"encoder above (started from its layers {recipe.get('layers_from')}; `fast_layers.safetensors`), same "
-             "embeddings, windows, heads and thresholds. `--runtime full` runs the full encoder.",
+             "embeddings, windows, heads and thresholds. `--runtime full` runs the full encoder. Where the CPU has "
+             f"no native bf16 it runs in {fast.encoder.fallback} (the validated fallback).",
              f"- Distilled on {recipe.get('windows', '?')} encoder windows of the unlabeled pool{_window_mix(recipe)}, "
              f"{recipe.get('steps')} steps of {recipe.get('batch_windows')} windows, lr {recipe.get('lr')}, "
+             f"document term `{recipe.get('doc_loss', 'logit_mse')}`, "
              f"{_seeds(recipe)} ({_student_minutes(recipe)} min of student training). Command: "
              "`python -m healthtag.training.distill --config configs/default.yaml`.",
              "- Validation (`python -m healthtag.training.fast_check --config configs/default.yaml [--precision fp32|int8]`):",
