@@ -217,13 +217,28 @@ def gate_accuracies(gate: GoldSet, dev: GoldSet, dev_scores: BatchScores | None,
     return out
 
 
+def _full_path_scores(model_dir: Path, tax: Taxonomy, gold: GoldSet, gate: GoldSet | None) -> dict:
+    """The full path's scores of the gold (and gate) articles: what a fast path's thresholds are fitted on."""
+    from healthtag.models.topic_model import TopicSummaryModel
+
+    full = TopicSummaryModel.load(model_dir, runtime="full")
+    scorer = Scorer(tax, full.config.labels, full.config.combination, network=full)
+    return {"gold": score_in_batches(scorer, gold.articles),
+            "gate": score_in_batches(scorer, gate.articles) if gate is not None else None}
+
+
 def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudget | None = None,
              pages_dir: Path | None = None, gate_path: Path | None = None, runtime: str = "auto",
-             precision: str | None = None) -> tuple[dict, str]:
+             precision: str | None = None, scores_out: dict | None = None,
+             reference_scores: dict | None = None) -> tuple[dict, str]:
     """The full report as (JSON-able dict, printable text); ``gate_path`` adds the general-news gate set.
 
     ``runtime`` and ``precision`` choose the model's encoder path (see `TopicSummaryModel.load`), so
-    the fast path and the full one are evaluated by the same command.
+    the fast path and the full one are evaluated by the same command. ``scores_out``, when given, is
+    filled with this path's scores (``"gold"``, ``"gate"``: `BatchScores`, the gate None without a
+    gate set); a fast-path evaluation that needs the full path's scores to fit thresholds on takes
+    them from ``reference_scores`` (the same shape) instead of loading and running the full encoder
+    again, which is how `fast_check` evaluates both paths with one pass each.
     """
     from healthtag.resources import bundled_label_model
 
@@ -234,7 +249,7 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
     sentence_scores = None
     label_model = LabelModel.load(bundled_label_model(), RuleModel(tax))
     cfg = None
-    reference = None   # the full path's scorer, where the fast path is evaluated on a file thresholds were fitted on
+    needs_reference = False   # a fast path evaluated on a file its (full-path) thresholds were fitted on
     if model_dir is None:
         scorer = Scorer(tax)
     else:
@@ -247,31 +262,34 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
         scorer = Scorer(tax, cfg.labels, cfg.combination, network=model)
         fitted_here = {cfg.calibration.get("gold_digest"), cfg.calibration.get("gate_digest")} - {None}
         checked = {gold.digest, *([gate.digest] if gate is not None else [])}
-        if model.runtime != "full" and fitted_here & checked:
-            reference = Scorer(tax, cfg.labels, cfg.combination,
-                               network=TopicSummaryModel.load(model_dir, runtime="full"))
+        needs_reference = model.runtime != "full" and bool(fitted_here & checked)
+        if needs_reference:
             notes.append("out-of-fold thresholds are fitted on the full path's scores of the other folds and decide "
                          "this path's scores: the shipped thresholds are the full path's, so this is what ships")
     scores = score_in_batches(scorer, gold.articles)
-    fit_scores = score_in_batches(reference, gold.articles) if reference is not None else scores
+    gate_scores = score_in_batches(scorer, gate.articles) if gate is not None else None
+    if scores_out is not None:
+        scores_out.update(gold=scores, gate=gate_scores)
+    fit_on = {"gold": scores, "gate": gate_scores}
+    if needs_reference:
+        fit_on = reference_scores or _full_path_scores(model_dir, tax, gold, gate)
     reports = rule_reports(scores.votes, gold.labels, tax, label_model)
     if cfg is not None:
         baselines = list(reports)
         sentence_scores = scores.sentence
-        which_matrix = {"rule evidence": "evidence", "network alone": "network", "model": "combined"}
-        rows = {"rule evidence": (scores.evidence, cfg.evidence_thresholds),
-                "network alone": (scores.network, cfg.network_thresholds),
-                "model": (scores.combined, cfg.thresholds)}
+        rows = {"rule evidence": ("evidence", cfg.evidence_thresholds),
+                "network alone": ("network", cfg.network_thresholds),
+                "model": ("combined", cfg.thresholds)}
         calibrated_here = cfg.calibration.get("gold_digest") == gold.digest
         if gold.digest in {r.get("digest") for r in cfg.training.get("reviewed_labels", [])}:
             notes.append("IN-SAMPLE: this model was trained on these labels (reviewed labels); the network and model "
                          "rows are not held out. Out-of-fold figures: python -m healthtag.training.crossfit")
         if calibrated_here:
             notes.append("model rows use 5-fold cross-validated thresholds: this is the calibration file")
-        for name, (matrix, thresholds) in rows.items():
-            sets = (cross_validated_sets(matrix, gold.labels, cfg.labels,
-                                         fit_probs=getattr(fit_scores, which_matrix[name])) if calibrated_here
-                    else decide_labels(matrix, cfg.labels, thresholds))
+        for name, (which, thresholds) in rows.items():
+            matrix = getattr(scores, which)
+            sets = (cross_validated_sets(matrix, gold.labels, cfg.labels, fit_probs=getattr(fit_on["gold"], which))
+                    if calibrated_here else decide_labels(matrix, cfg.labels, thresholds))
             reports.append(score_topics(name, gold.labels, sets, tax.label_ids))
         evidence_kind, combine = cfg.combination.rule_evidence, cfg.combination.combine
         weighting = cfg.combination.weighting_note()
@@ -285,10 +303,8 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
     summaries = summary_table(gold, sentence_scores, budget)
     gate_lines, gate_result = [], None
     if gate is not None:
-        gate_result = gate_accuracies(gate, gold, scores if cfg is not None else None,
-                                      score_in_batches(scorer, gate.articles), tax, label_model, cfg,
-                                      (fit_scores, score_in_batches(reference, gate.articles))
-                                      if reference is not None else None)
+        gate_result = gate_accuracies(gate, gold, scores if cfg is not None else None, gate_scores, tax,
+                                      label_model, cfg, (fit_on["gold"], fit_on["gate"]))
         gate_lines = ["", f"non_health accuracy on the gate set {gate_path} ({len(gate.articles)} articles): "
                       + ", ".join(f"{k} {v:.3f}" for k, v in gate_result.items())]
     text = "\n".join([f"topics on {gold_path} ({len(gold.articles)} articles)", *notes,

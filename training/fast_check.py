@@ -32,8 +32,10 @@ import numpy as np
 from healthtag.inference.predictor import Prediction, Predictor
 from healthtag.models.cpu_info import cpu_info
 from healthtag.models.model_config import read_model_config, write_model_config
+from healthtag.models.taxonomy import load_taxonomy
 from healthtag.text.article import Article
 
+from .gold import load_gold
 from .model_card import refresh_model_card
 
 log = logging.getLogger(__name__)
@@ -76,11 +78,18 @@ def scored(predictor: Predictor, articles: Sequence[Article], batch: int = 16) -
     return preds, np.concatenate(matrices)
 
 
-def gold_figures(model_dir: Path, gold: Path, gate: Path | None, runtime: str, precision: str | None) -> dict:
-    """The figures of `healthtag evaluate` that the fast path must keep, for one path."""
+def gold_figures(model_dir: Path, gold: Path, gate: Path | None, runtime: str, precision: str | None,
+                 scores_out: dict | None = None, reference_scores: dict | None = None) -> dict:
+    """The figures of `healthtag evaluate` that the fast path must keep, for one path.
+
+    ``scores_out`` and ``reference_scores`` pass through to `evaluate`, so that the full path's
+    scores, computed once, serve as the fast path's threshold-fitting reference and both paths'
+    scores serve `repeated_gap`.
+    """
     from .evaluate import evaluate
 
-    result, _ = evaluate(gold, model_dir, gate_path=gate, runtime=runtime, precision=precision)
+    result, _ = evaluate(gold, model_dir, gate_path=gate, runtime=runtime, precision=precision,
+                         scores_out=scores_out, reference_scores=reference_scores)
     model = result["topics"]["model"]
     out = {"micro_f1": model["micro_f1"], "macro_f1": model["macro_f1"],
            "non_health_dev": model["non_health_accuracy"],
@@ -106,24 +115,21 @@ def rouge_gap(full: Sequence[float], fast: Sequence[float], draws: int = 10000) 
             "ci95": [round(float(np.percentile(boot, 2.5)), 4), round(float(np.percentile(boot, 97.5)), 4)]}
 
 
-def repeated_gap(predictors: dict[str, Predictor], gold_path: Path, seeds: int = 10) -> dict:
-    """Micro- and macro-F1 of each path over ``seeds`` fold seeds of the calibration file, and the
-    paired fast - full difference: one seed's folds move dev F1 by about 0.01, the size of the bar
-    itself, so a single `evaluate` per path cannot say whether the gap is within it. In every fold
-    both paths are decided by thresholds fitted on the full path's scores of the other folds, as
-    the shipped fast path is decided by the thresholds calibrated on the full path.
+def repeated_gap(full: np.ndarray, fast: np.ndarray, gold_labels: list[set[str]], labels: list[str],
+                 label_ids: list[str], seeds: int = 10) -> dict:
+    """Micro- and macro-F1 of each path's final scores (``full``, ``fast``: dev articles x ``labels``)
+    over ``seeds`` fold seeds, and the paired fast - full difference: one seed's folds move dev F1
+    by about 0.01, the size of the bar itself, so a single `evaluate` per path cannot say whether the
+    gap is within it. In every fold both paths are decided by thresholds fitted on the full path's
+    scores of the other folds, as the shipped fast path is decided by the thresholds calibrated on
+    the full path.
     """
-    from .gold import load_gold
     from .topic_eval import repeated_cv_f1
 
-    gold = load_gold(gold_path)
     out: dict = {"seeds": seeds, "thresholds_fitted_on": "full"}
-    per_seed, matrices = {}, {}
-    for runtime in ("full", "fast"):
-        predictor = predictors[runtime]
-        _, matrices[runtime] = scored(predictor, gold.articles)
-        micro, macro = repeated_cv_f1(matrices[runtime], gold.labels, list(predictor.model.labels),
-                                      predictor.taxonomy.label_ids, seeds=seeds, fit_probs=matrices["full"])
+    per_seed = {}
+    for runtime, matrix in (("full", full), ("fast", fast)):
+        micro, macro = repeated_cv_f1(matrix, gold_labels, labels, label_ids, seeds=seeds, fit_probs=full)
         per_seed[runtime] = (micro, macro)
         out[runtime] = {"micro_f1": _mean_sd(micro), "macro_f1": _mean_sd(macro)}
     for i, key in enumerate(("micro_f1", "macro_f1")):
@@ -149,10 +155,9 @@ def run_check(config, model_dir: Path | None = None, precision: str | None = Non
         log.warning("%d of the %d check articles are not in this pool (other corpora?)", len(wanted) - len(articles),
                     len(wanted))
     started = time.perf_counter()
-    runs, predictors = {}, {}
+    runs = {}
     for runtime in ("full", "fast"):
         predictor = Predictor.load(model_dir, runtime=runtime, precision=precision if runtime == "fast" else None)
-        predictors[runtime] = predictor
         runs[runtime] = (predictor.model.runtime_note, *scored(predictor, articles))
     record = {
         "cpu": cpu_info().describe(),
@@ -163,12 +168,16 @@ def run_check(config, model_dir: Path | None = None, precision: str | None = Non
     gold = Path(config.data.calibration_gold)
     gate = Path(config.data.gate_gold) if config.data.gate_gold else None
     if gold.is_file():
-        record["gold"] = {rt: gold_figures(model_dir, gold, gate if gate and gate.is_file() else None, rt,
-                                           precision if rt == "fast" else None)
-                          for rt in ("full", "fast")}
+        gate = gate if gate and gate.is_file() else None
+        scores: dict[str, dict] = {"full": {}, "fast": {}}
+        record["gold"] = {"full": gold_figures(model_dir, gold, gate, "full", None, scores_out=scores["full"])}
+        record["gold"]["fast"] = gold_figures(model_dir, gold, gate, "fast", precision, scores_out=scores["fast"],
+                                              reference_scores=scores["full"])
         each = {rt: record["gold"][rt].pop("rouge_l_each") for rt in ("full", "fast")}
         record["gold"]["rouge_l_gap"] = rouge_gap(each["full"], each["fast"])
-        record["gold"]["repeated_cv"] = repeated_gap(predictors, gold)
+        labels = read_model_config(model_dir).labels
+        record["gold"]["repeated_cv"] = repeated_gap(scores["full"]["gold"].combined, scores["fast"]["gold"].combined,
+                                                     load_gold(gold).labels, labels, load_taxonomy(None).label_ids)
         record["gold"]["file"] = str(gold)
         record["gold"]["gate_file"] = str(gate) if gate else None
     else:
