@@ -89,7 +89,9 @@ class TopicSummaryModel:
         settings = self.settings
         if self.runtime == "fast":
             full = self.config.fast.recipe.get("teacher_layers") or self.config.encoder.num_layers or "all"
-            path = (f"fast path ({settings.num_layers}-layer encoder distilled from the {full}-layer one; "
+            narrow = self.config.fast.recipe.get("ffn_size")
+            width = f", {narrow}-neuron feed-forward blocks" if narrow else ""
+            path = (f"fast path ({settings.num_layers}-layer encoder{width} distilled from the {full}-layer one; "
                     "`--runtime full` runs the full encoder)")
         else:
             path = f"full path ({settings.num_layers or 'all'}-layer encoder)"

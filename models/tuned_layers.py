@@ -7,6 +7,11 @@ layers, under the same state-dict names as the base ``BertModel``
 nothing else; a file that names a layer the cut encoder lacks, or a tensor
 of another shape, is refused, because silently keeping the base weights
 would serve vectors the heads were never trained on.
+
+A distilled student may also have narrower feed-forward blocks than the base
+encoder (``distill.ffn_size``): the file's own shapes say so, and the loader
+narrows exactly those two matrices (`narrow_ffn`) before loading, after checking
+that they agree with each other.
 """
 from __future__ import annotations
 
@@ -58,6 +63,7 @@ def apply_tuned_layers(model: torch.nn.Module, path: Path | str) -> list[int]:
         state = load_file(str(path))
     except Exception as exc:   # safetensors raises its own error type for a corrupt header
         raise TunedLayersError(f"{path}: not a readable safetensors file ({exc})") from exc
+    narrow_to_file(model, state, path)
     own = model.state_dict()
     layers = sorted({int(m.group(1)) for k in state if (m := LAYER_KEY.match(k))})
     foreign = [k for k in state if not LAYER_KEY.match(k) or k not in own]
@@ -71,3 +77,40 @@ def apply_tuned_layers(model: torch.nn.Module, path: Path | str) -> list[int]:
         raise TunedLayersError(f"{path}: incomplete layers, missing {missing[:3]}")
     model.load_state_dict(state, strict=False)
     return layers
+
+
+def ffn_width_in(state: dict, index: int) -> int | None:
+    """The feed-forward width a state dict gives layer ``index`` (None when it has no such layer)."""
+    weight = state.get(f"{layer_prefix(index)}intermediate.dense.weight")
+    return None if weight is None else int(weight.shape[0])
+
+
+def narrow_ffn(layer: torch.nn.Module, width: int) -> None:
+    """Give one BERT layer a feed-forward block ``width`` neurons wide (new, untrained matrices).
+
+    The caller loads or copies the weights; the layer's attention and layer norms are untouched.
+    """
+    hidden = layer.intermediate.dense.in_features
+    layer.intermediate.dense = torch.nn.Linear(hidden, width, dtype=layer.intermediate.dense.weight.dtype)
+    layer.output.dense = torch.nn.Linear(width, hidden, dtype=layer.output.dense.weight.dtype)
+
+
+def narrow_to_file(model: torch.nn.Module, state: dict, path: Path) -> None:
+    """Narrow the feed-forward blocks of the layers whose stored matrices are narrower than the model's."""
+    own = model.state_dict()
+    for key in state:
+        m = LAYER_KEY.match(key)
+        if not m or not key.endswith("intermediate.dense.weight") or key not in own:
+            continue
+        index = int(m.group(1))
+        width = ffn_width_in(state, index)
+        if width == own[key].shape[0]:
+            continue
+        prefix = layer_prefix(index)
+        hidden = int(own[key].shape[1])
+        expected = {f"{prefix}intermediate.dense.weight": (width, hidden), f"{prefix}intermediate.dense.bias": (width,),
+                    f"{prefix}output.dense.weight": (hidden, width)}
+        wrong = [k for k, shape in expected.items() if k not in state or tuple(state[k].shape) != shape]
+        if wrong or width < 1 or width > own[key].shape[0]:
+            raise TunedLayersError(f"{path}: layer {index}'s feed-forward matrices disagree on their width ({wrong[:2]})")
+        narrow_ffn(model.encoder.layer[index], width)

@@ -4,7 +4,8 @@ The full encoder (7 layers of e5-small, the top two fine-tuned) costs about
 25 GFLOP per median article; on a CPU without native bf16 that caps tagging
 at a few articles per second. The student keeps the encoder's embeddings,
 window layout and width, and has only ``layers_from`` layers, initialised
-from those layers of the teacher. It learns on the unlabeled pool the
+from those layers of the teacher (with ``ffn_size``, each keeps only that many
+of its feed-forward neurons: `ffn_pruning`). It learns on the unlabeled pool the
 training config names (gold ids stay out), without looking at a label:
 
 ``windows`` encoder windows are sampled and the teacher runs once over them
@@ -50,6 +51,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .distill_config import DistillConfig
+from .ffn_pruning import prune_student_ffn
 from .model_card import refresh_model_card
 
 log = logging.getLogger(__name__)
@@ -331,6 +333,8 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
         student_key.append(settings.batch_seed)
     if settings.doc_loss != "logit_mse":       # so do students of the default document term
         student_key.append(settings.doc_loss)
+    if settings.ffn_size is not None:          # and students of full-width layers
+        student_key.append(["ffn", settings.ffn_size])
     cached = work / f"student-{_digest(student_key)}.safetensors"
     indices = list(range(len(settings.layers_from)))
     if cached.is_file() and cached.with_suffix(".json").is_file():
@@ -338,6 +342,9 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
         history = json.loads(cached.with_suffix(".json").read_text(encoding="utf-8"))
         log.info("reusing the distilled student %s", cached)
     else:
+        if settings.ffn_size is not None:
+            sample = np.sort(np.random.default_rng(settings.seed).choice(len(data), size=min(256, len(data)), replace=False))
+            prune_student_ffn(student, data.ids[sample], data.lengths[sample], settings.ffn_size)
         history = train_student(student, model.heads, data, settings, use_bf16)
         save_tuned_layers(student, indices, cached)
         cached.with_suffix(".json").write_text(json.dumps(history), encoding="utf-8")
@@ -354,6 +361,7 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
         recipe={"layers_from": list(settings.layers_from), "teacher_layers": len(model.encoder.model.encoder.layer),
                 "windows": len(data), "steps": settings.steps, "batch_windows": settings.batch_windows,
                 "lr": settings.lr, "rank_weight": settings.rank_weight, "doc_loss": settings.doc_loss,
+                "ffn_size": settings.ffn_size,
                 "seed": settings.seed,
                 "student_seed": settings.batch_seed,
                 "first_window_share": settings.first_window_share,

@@ -18,6 +18,7 @@ class DistillConfig:
     """The ``distill:`` section of a training config: how the fast path's student is made."""
 
     layers_from: list[int] = field(default_factory=lambda: [0, 6])   # teacher layers the student starts from
+    ffn_size: int | None = None   # feed-forward neurons each student layer keeps (None: all of the teacher's)
     windows: int = 12000          # teacher windows sampled from the pool (the student's training set)
     steps: int = 2500
     batch_windows: int = 16
@@ -35,6 +36,8 @@ class DistillConfig:
     def __post_init__(self) -> None:
         if not self.layers_from or any(i < 0 for i in self.layers_from):
             raise ValueError("distill.layers_from must list teacher layer indices (>= 0)")
+        if self.ffn_size is not None and self.ffn_size < 1:
+            raise ValueError(f"distill.ffn_size must be >= 1 (or absent), not {self.ffn_size}")
         for name in ("windows", "steps", "batch_windows", "check_articles"):
             if getattr(self, name) < 1:
                 raise ValueError(f"distill.{name} must be >= 1, not {getattr(self, name)}")

@@ -62,6 +62,13 @@ def _student_minutes(recipe: dict) -> str:
     return f"{history[-1]['seconds'] / 60:.0f}" if history and "seconds" in history[-1] else "?"
 
 
+def _narrowed(recipe: dict) -> str:
+    """How the student's feed-forward blocks were narrowed, if they were (``distill.ffn_size``)."""
+    size = recipe.get("ffn_size")
+    return (f", feed-forward blocks narrowed to {size} neurons, the teacher's most active ones"
+            if size else "")
+
+
 def _fast_path_section(config: ModelConfig) -> list[str]:
     """The fast runtime: how it was distilled and every validation run recorded for it."""
     fast = config.fast
@@ -70,7 +77,8 @@ def _fast_path_section(config: ModelConfig) -> list[str]:
     recipe = fast.recipe
     lines = ["## Fast runtime path (the default)",
              f"- Encoder: {fast.encoder.num_layers} layers distilled from the {recipe.get('teacher_layers', '?')}-layer "
-             f"encoder above (started from its layers {recipe.get('layers_from')}; `fast_layers.safetensors`), same "
+             f"encoder above (started from its layers {recipe.get('layers_from')}{_narrowed(recipe)}; "
+             "`fast_layers.safetensors`), same "
              "embeddings, windows, heads and thresholds. `--runtime full` runs the full encoder. Where the CPU has "
              f"no native bf16 it runs in {fast.encoder.fallback} (the validated fallback).",
              f"- Distilled on {recipe.get('windows', '?')} encoder windows of the unlabeled pool{_window_mix(recipe)}, "

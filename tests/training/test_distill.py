@@ -270,6 +270,23 @@ def test_a_second_student_seed_keeps_the_windows_and_check_articles_but_trains_i
     assert a.keys() == b.keys() and any(not torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_student_with_narrowed_feed_forward_blocks_is_distilled_recorded_and_served(distilled, tmp_path):
+    model_dir, config = distilled
+    copy = tmp_path / "m"
+    shutil.copytree(model_dir, copy)
+    run_distill(replace(config, distill=replace(config.distill, ffn_size=16)), copy)
+    recipe = read_model_config(copy).fast.recipe
+    assert recipe["ffn_size"] == 16 and read_model_config(model_dir).fast.recipe["ffn_size"] is None
+    assert "feed-forward blocks narrowed to 16 neurons" in (copy / "MODEL_CARD.md").read_text(encoding="utf-8")
+    fast = Predictor.load(copy)
+    layer = fast.model.encoder.model.encoder.layer[0]
+    assert layer.intermediate.dense.out_features == 16 and layer.output.dense.in_features == 16
+    records = fast.predict_page(PAGE, "p")
+    assert records and all(r.error is None for r in records)
+    full = Predictor.load(copy, runtime="full")                  # the full path keeps its full-width layers
+    assert full.model.encoder.model.encoder.layer[0].intermediate.dense.out_features == 64
+
+
 def test_a_first_window_share_draws_that_share_from_first_windows_and_nothing_twice():
     from types import SimpleNamespace
 
