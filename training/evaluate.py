@@ -56,6 +56,16 @@ def score_in_batches(scorer: Scorer, articles: Sequence, batch_size: int = 16) -
                        cat("network"), cat("combined"), sentence)
 
 
+def _scored(scorer: Scorer, articles: Sequence, known: BatchScores | None, path: Path | None) -> BatchScores:
+    """`score_in_batches`, or, given the network's outputs for exactly these articles, a rescoring around them."""
+    if known is None or known.network is None:
+        return score_in_batches(scorer, articles)
+    if len(known.votes) != len(articles) or list(known.labels) != list(scorer.labels):
+        raise ValueError(f"{path}: the network scores passed in are for {len(known.votes)} articles and labels "
+                         f"{known.labels[:3]}…, not for this file's {len(articles)} articles")
+    return scorer.score(articles, network=known.network, sentence=known.sentence)
+
+
 def _spaced(text: str, empty: str = "") -> str:
     """A text as rouge-chinese reads it: one token per character (an empty text as ``empty``)."""
     return " ".join(text.replace(" ", "")) or empty
@@ -230,7 +240,7 @@ def _full_path_scores(model_dir: Path, tax: Taxonomy, gold: GoldSet, gate: GoldS
 def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudget | None = None,
              pages_dir: Path | None = None, gate_path: Path | None = None, runtime: str = "auto",
              precision: str | None = None, scores_out: dict | None = None,
-             reference_scores: dict | None = None) -> tuple[dict, str]:
+             reference_scores: dict | None = None, network_scores: dict | None = None) -> tuple[dict, str]:
     """The full report as (JSON-able dict, printable text); ``gate_path`` adds the general-news gate set.
 
     ``runtime`` and ``precision`` choose the model's encoder path (see `TopicSummaryModel.load`), so
@@ -238,7 +248,10 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
     filled with this path's scores (``"gold"``, ``"gate"``: `BatchScores`, the gate None without a
     gate set); a fast-path evaluation that needs the full path's scores to fit thresholds on takes
     them from ``reference_scores`` (the same shape) instead of loading and running the full encoder
-    again, which is how `fast_check` evaluates both paths with one pass each.
+    again, which is how `fast_check` evaluates both paths with one pass each. ``network_scores`` (the
+    same shape) are this model's network outputs already computed for these files: only the rules
+    and their combination are scored again. `recalibrate` passes them, since new thresholds or a new
+    rule weighting do not change what the network says.
     """
     from healthtag.resources import bundled_label_model
 
@@ -266,8 +279,8 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
         if needs_reference:
             notes.append("out-of-fold thresholds are fitted on the full path's scores of the other folds and decide "
                          "this path's scores: the shipped thresholds are the full path's, so this is what ships")
-    scores = score_in_batches(scorer, gold.articles)
-    gate_scores = score_in_batches(scorer, gate.articles) if gate is not None else None
+    scores = _scored(scorer, gold.articles, (network_scores or {}).get("gold"), gold_path)
+    gate_scores = _scored(scorer, gate.articles, (network_scores or {}).get("gate"), gate_path) if gate is not None else None
     if scores_out is not None:
         scores_out.update(gold=scores, gate=gate_scores)
     fit_on = {"gold": scores, "gate": gate_scores}

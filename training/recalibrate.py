@@ -67,9 +67,10 @@ def run(config: TrainConfig, model_dir: Path | None = None) -> Path:
     gold = load_gold(gold_path)
     gate_path = Path(config.data.gate_gold) if config.data.gate_gold else None
     gate = load_gold(gate_path) if gate_path else None
-    calibrated = calibrate(tax, current.labels, config.combination, gold,
-                           score_in_batches(scorer, gold.articles).network, gate,
-                           score_in_batches(scorer, gate.articles).network if gate else None)
+    network = {"gold": score_in_batches(scorer, gold.articles),
+               "gate": score_in_batches(scorer, gate.articles) if gate else None}
+    calibrated = calibrate(tax, current.labels, config.combination, gold, network["gold"].network, gate,
+                           network["gate"].network if gate else None)
     with staged_model_dir(model_dir) as stage:
         staged = read_model_config(stage)     # file paths inside the copy, not the folder it replaces
         fast = staged.fast and dataclasses.replace(staged.fast, validation={})
@@ -77,7 +78,7 @@ def run(config: TrainConfig, model_dir: Path | None = None) -> Path:
             staged, combination=config.combination, thresholds=calibrated.thresholds,
             network_thresholds=calibrated.network_thresholds, evidence_thresholds=calibrated.evidence_thresholds,
             calibration=calibrated.record, fast=fast))
-        result, text = evaluate(gold_path, stage, gate_path=gate_path, runtime="full")
+        result, text = evaluate(gold_path, stage, gate_path=gate_path, runtime="full", network_scores=network)
         (stage / "eval.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
         write_model_card(stage)
     log.info("%s", text)

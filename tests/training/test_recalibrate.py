@@ -52,3 +52,41 @@ def test_what_the_heads_learned_from_cannot_change_without_retraining(tiny_model
     with pytest.raises(NeedsRetraining, match="retrain"):
         run(load_train_config(_config(tiny_config_path, tmp_path, model, rule_evidence="weighted_vote")))
     assert {p.name: p.read_bytes() for p in model.iterdir()} == before
+
+
+def test_recalibrating_runs_the_network_once_per_article_and_reports_what_evaluate_reports(
+        tiny_model_dir, tiny_config_path, tmp_path, monkeypatch):
+    from healthtag.models.topic_model import TopicSummaryModel
+    from healthtag.training.evaluate import evaluate
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    config = load_train_config(_config(tiny_config_path, tmp_path, model, rules_alone_weight=0.5))
+    seen: list[str] = []
+    original = TopicSummaryModel.run_network
+
+    def counted(self, articles):
+        seen.extend(a.id for a in articles)
+        return original(self, articles)
+
+    monkeypatch.setattr(TopicSummaryModel, "run_network", counted)
+    run(config)
+    assert seen and len(seen) == len(set(seen))       # calibration and the evaluation share one pass
+    monkeypatch.setattr(TopicSummaryModel, "run_network", original)
+    gate = Path(config.data.gate_gold) if config.data.gate_gold else None
+    fresh, _ = evaluate(Path(config.data.calibration_gold), model, gate_path=gate, runtime="full")
+    recorded = json.loads((model / "eval.json").read_text())
+    assert recorded["topics"] == json.loads(json.dumps(fresh["topics"], ensure_ascii=False))
+
+
+def test_network_scores_for_other_articles_are_refused(tiny_model_dir, tiny_config_path):
+    from healthtag.training.evaluate import evaluate
+
+    config = load_train_config(tiny_config_path)
+    gold = Path(config.data.calibration_gold)
+    scores: dict = {}
+    evaluate(gold, tiny_model_dir, runtime="full", scores_out=scores)
+    short = scores["gold"]
+    short.votes = short.votes[:-1]
+    with pytest.raises(ValueError, match="network scores passed in are for"):
+        evaluate(gold, tiny_model_dir, runtime="full", network_scores={"gold": short})
