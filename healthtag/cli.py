@@ -476,6 +476,7 @@ def bench(
     model_articles: Annotated[int, typer.Option(min=1, help="--engine ray: articles for the model runs.")] = 200,
     force_avx2: Annotated[bool, typer.Option("--force-avx2", help="Cap oneDNN, ATen, MKL and FBGEMM at AVX2 (the common laptop path).")] = False,
     runtime: Annotated[str, typer.Option("--runtime", help="Model path to time: both (fast and full side by side), fast or full.")] = "both",
+    threads: Annotated[int | None, typer.Option(min=1, help="Pin the timed runs to this many threads (1: a VM whose two vCPUs share one core).")] = None,
 ) -> None:
     """Articles/s and peak memory of `healthtag tag`: default model, rules only, TextRank baseline."""
     from healthtag.training.bench_tag import main as bench_main
@@ -489,7 +490,8 @@ def bench(
                         *(["--model", str(model)] if model else [])])
         return
     bench_main(["--corpus", str(corpus), "--articles", str(articles), *(["--model", str(model)] if model else []),
-                *(["--force-avx2"] if force_avx2 else []), "--runtime", runtime])
+                *(["--force-avx2"] if force_avx2 else []), "--runtime", runtime,
+                *(["--threads", str(threads)] if threads is not None else [])])
 
 
 def main() -> None:

@@ -1,6 +1,8 @@
 """Tests of models.cpu_info and of how the speed path is reported."""
 from __future__ import annotations
 
+import os
+
 from healthtag.models import runtime
 from healthtag.models.cpu_info import FORCE_AVX2, cpu_info, isa_limits, parse_cpuinfo
 from healthtag.training.bench_tag import bench_environment
@@ -63,6 +65,12 @@ def test_two_vcpus_on_one_core_are_called_smt(tmp_path, monkeypatch):
     assert cpu_info(path).physical_cores == 2 and "2 cores," in cpu_info(path).describe()
     path.write_text(CPUINFO)                     # no core ids listed: nothing claimed
     assert cpu_info(path).physical_cores is None and "2 cores," in cpu_info(path).describe()
+
+
+def test_bench_can_pin_its_children_to_a_thread_count():
+    env = bench_environment(True, threads=1)
+    assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1" and isa_limits(env) == FORCE_AVX2
+    assert bench_environment(False).get("OMP_NUM_THREADS") == os.environ.get("OMP_NUM_THREADS")   # no pin unless asked
 
 
 def test_bench_reports_the_thread_count_torch_uses_in_its_children():
