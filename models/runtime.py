@@ -70,12 +70,19 @@ def int8_linears(model: torch.nn.Module) -> set[str]:
 
 
 def quantize_dynamic_int8(model: torch.nn.Module) -> torch.nn.Module:
-    """Dynamic int8 for `int8_linears` (int8 weights, activations quantised per batch), the rest fp32."""
+    """Dynamic int8 for `int8_linears` (int8 weights, activations quantised per call), the rest fp32.
+
+    Weights get one scale per output row, not one per matrix: a row of small weights then keeps
+    its resolution. Same speed; on 64 pool windows of the 2-layer student (forced AVX2) the token
+    states' mean cosine to fp32 rose from 0.9991 to 0.9994 and the worst window mean's from
+    0.99962 to 0.99986.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from torch.ao.quantization import quantize_dynamic
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-        return quantize_dynamic(model, int8_linears(model), dtype=torch.qint8)
+        return quantize_dynamic(model, {name: per_channel_dynamic_qconfig for name in int8_linears(model)},
+                                dtype=torch.qint8)
 
 
 def windows_per_forward(precision: str, batch_windows: int) -> int:
