@@ -74,20 +74,34 @@ class TeacherWindows:
 
 
 def sample_windows(tokens: Sequence[ArticleTokens], articles: Sequence[Article], count: int,
-                   rng: np.random.Generator, first_share: float = 0.0) -> list[tuple[int, int]]:
+                   rng: np.random.Generator, first_share: float = 0.0,
+                   source_weights: dict[str, float] | None = None) -> list[tuple[int, int]]:
     """``count`` (article, window) pairs drawn without replacement from every window of ``tokens``.
 
     ``first_share`` of them are drawn from the articles' first windows alone: the abstract is
     almost always chosen there (title and lead), so a student that sees more of them can spend
-    more of its training on the sentence ranking that decides the abstract.
+    more of its training on the sentence ranking that decides the abstract. ``source_weights``
+    (article source prefix → weight, 1 for the rest) makes a window of those sources that much
+    likelier to be drawn: the pool is mostly general and national news, users' pages are local reports.
     """
     pairs = [(a, w) for a, t in enumerate(tokens) for w in range(len(t.windows))]
     count = min(count, len(pairs))
     firsts = [i for i, (_, w) in enumerate(pairs) if w == 0]
     chosen = rng.choice(firsts, size=min(round(first_share * count), len(firsts)), replace=False) if first_share else []
     rest = np.setdiff1d(np.arange(len(pairs)), chosen)
-    pick = np.concatenate([np.asarray(chosen, dtype=int), rng.choice(rest, size=count - len(chosen), replace=False)])
+    if source_weights:
+        weight = np.array([source_weight(articles[pairs[i][0]].source, source_weights) for i in rest], dtype=float)
+        drawn = rng.choice(rest, size=count - len(chosen), replace=False, p=weight / weight.sum())
+    else:
+        drawn = rng.choice(rest, size=count - len(chosen), replace=False)
+    pick = np.concatenate([np.asarray(chosen, dtype=int), drawn])
     return [pairs[i] for i in sorted(pick)]
+
+
+def source_weight(source: str, weights: dict[str, float]) -> float:
+    """The weight of the longest prefix of ``source`` named in ``weights`` (1 when none is)."""
+    named = [prefix for prefix in weights if source.startswith(prefix)]
+    return float(weights[max(named, key=len)]) if named else 1.0
 
 
 def teacher_windows(model: TopicSummaryModel, articles: Sequence[Article], tokens: Sequence[ArticleTokens],
@@ -317,11 +331,13 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
     tokens = [tokenize_article(model.tokenizer, a.title, a.sentences, model.settings.window, model.settings.overlap,
                                max_tokens=config.data.max_train_tokens) for a in articles]
     pairs = sample_windows(tokens, articles, settings.windows, np.random.default_rng(settings.seed),
-                           settings.first_window_share)
+                           settings.first_window_share, settings.source_weights)
     key_parts = [settings.windows, settings.seed, settings.check_articles, config.data.max_train_tokens,
                  model_fingerprint(model_dir), [a.id for a in articles]]
     if settings.first_window_share:   # samples without the share keep their cache names
         key_parts.append(settings.first_window_share)
+    if settings.source_weights:       # so do samples without source weights
+        key_parts.append(sorted(settings.source_weights.items()))
     key = _digest(key_parts)
     work = config.run_path / "distill"
     data = teacher_windows(model, articles, tokens, pairs, work / f"teacher-{key}")
@@ -365,6 +381,7 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
                 "seed": settings.seed,
                 "student_seed": settings.batch_seed,
                 "first_window_share": settings.first_window_share,
+                "source_weights": dict(settings.source_weights),
                 "check_articles": [a.id for a in check], "history": history,
                 "minutes": round((time.perf_counter() - started) / 60, 1)})
     write_model_config(model_dir, cfg)

@@ -27,6 +27,8 @@ class DistillConfig:
     rank_weight: float = 0.0      # weight of the listwise term: the sentence head's ranking within each window
     doc_loss: str = "logit_mse"   # the document head term: squared logit error, or "bernoulli_kl" (probability space)
     first_window_share: float = 0.0   # share of the windows drawn from articles' first windows (title and lead)
+    source_weights: dict[str, float] = field(default_factory=dict)   # article source prefix -> how much likelier
+                                                                      # its windows are drawn (1 for the rest)
     check_articles: int = 200     # pool articles kept out of training, for the agreement check
     fallback: str = "fp32"        # the fast path's arithmetic where bf16 is not native: fp32 or int8
     seed: int = 13                # the window sample and the check split
@@ -45,6 +47,8 @@ class DistillConfig:
             raise ValueError("distill.lr must be > 0 and distill.warmup >= 0")
         if not 0.0 <= self.first_window_share <= 1.0:
             raise ValueError(f"distill.first_window_share must be within [0, 1], not {self.first_window_share}")
+        if any(not isinstance(w, (int, float)) or w <= 0 for w in self.source_weights.values()):
+            raise ValueError(f"distill.source_weights must map source prefixes to weights > 0, not {self.source_weights}")
         if self.rank_weight < 0:
             raise ValueError(f"distill.rank_weight must be >= 0, not {self.rank_weight}")
         if self.doc_loss not in DOC_LOSSES:

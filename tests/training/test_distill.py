@@ -301,6 +301,24 @@ def test_a_first_window_share_draws_that_share_from_first_windows_and_nothing_tw
         DistillConfig(first_window_share=1.5)
 
 
+def test_source_weights_draw_those_sources_windows_more_often_and_nothing_twice():
+    from types import SimpleNamespace
+
+    from healthtag.training.distill import source_weight
+
+    tokens = [SimpleNamespace(windows=[(0, 1)] * 3) for _ in range(200)]            # 600 windows
+    articles = [SimpleNamespace(source="corpus:local.jsonl" if i % 4 == 0 else "inews:train") for i in range(200)]
+    plain = sample_windows(tokens, articles, 100, np.random.default_rng(0))
+    weighted = sample_windows(tokens, articles, 100, np.random.default_rng(0), source_weights={"corpus:local": 6.0})
+    local = lambda pairs: sum(articles[a].source.startswith("corpus:local") for a, _ in pairs)   # noqa: E731
+    assert len(weighted) == len(set(weighted)) == 100
+    assert local(plain) < 40 < local(weighted)          # a quarter of the windows, then about two thirds
+    assert source_weight("corpus:local.jsonl", {"corpus:": 2.0, "corpus:local": 5.0}) == 5.0   # longest prefix
+    assert source_weight("inews:train", {"corpus:": 2.0}) == 1.0
+    with pytest.raises(ValueError, match="source_weights"):
+        DistillConfig(source_weights={"corpus:": 0.0})
+
+
 def test_distill_config_is_checked():
     with pytest.raises(ValueError, match="layers_from"):
         DistillConfig(layers_from=[])
