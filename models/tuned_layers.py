@@ -79,12 +79,6 @@ def apply_tuned_layers(model: torch.nn.Module, path: Path | str) -> list[int]:
     return layers
 
 
-def ffn_width_in(state: dict, index: int) -> int | None:
-    """The feed-forward width a state dict gives layer ``index`` (None when it has no such layer)."""
-    weight = state.get(f"{layer_prefix(index)}intermediate.dense.weight")
-    return None if weight is None else int(weight.shape[0])
-
-
 def narrow_ffn(layer: torch.nn.Module, width: int) -> None:
     """Give one BERT layer a feed-forward block ``width`` neurons wide (new, untrained matrices).
 
@@ -98,19 +92,17 @@ def narrow_ffn(layer: torch.nn.Module, width: int) -> None:
 def narrow_to_file(model: torch.nn.Module, state: dict, path: Path) -> None:
     """Narrow the feed-forward blocks of the layers whose stored matrices are narrower than the model's."""
     own = model.state_dict()
-    for key in state:
+    for key, weight in state.items():
         m = LAYER_KEY.match(key)
         if not m or not key.endswith("intermediate.dense.weight") or key not in own:
             continue
-        index = int(m.group(1))
-        width = ffn_width_in(state, index)
-        if width == own[key].shape[0]:
+        (full, hidden), width = own[key].shape, int(weight.shape[0])
+        if width == full:
             continue
-        prefix = layer_prefix(index)
-        hidden = int(own[key].shape[1])
+        index, prefix = int(m.group(1)), layer_prefix(int(m.group(1)))
         expected = {f"{prefix}intermediate.dense.weight": (width, hidden), f"{prefix}intermediate.dense.bias": (width,),
                     f"{prefix}output.dense.weight": (hidden, width)}
         wrong = [k for k, shape in expected.items() if k not in state or tuple(state[k].shape) != shape]
-        if wrong or width < 1 or width > own[key].shape[0]:
+        if wrong or width > full:
             raise TunedLayersError(f"{path}: layer {index}'s feed-forward matrices disagree on their width ({wrong[:2]})")
         narrow_ffn(model.encoder.layer[index], width)

@@ -57,13 +57,15 @@ def score_in_batches(scorer: Scorer, articles: Sequence, batch_size: int = 16) -
 
 
 def _scored(scorer: Scorer, articles: Sequence, known: BatchScores | None, path: Path | None) -> BatchScores:
-    """`score_in_batches`, or, given the network's outputs for exactly these articles, a rescoring around them."""
+    """`score_in_batches`, or, given the network's outputs for exactly these articles, a rescoring around them.
+
+    The rule votes are reused too: they depend on the taxonomy alone, which `recalibrate` may not change."""
     if known is None or known.network is None:
         return score_in_batches(scorer, articles)
     if len(known.votes) != len(articles) or list(known.labels) != list(scorer.labels):
         raise ValueError(f"{path}: the network scores passed in are for {len(known.votes)} articles and labels "
                          f"{known.labels[:3]}…, not for this file's {len(articles)} articles")
-    return scorer.score(articles, network=known.network, sentence=known.sentence)
+    return scorer.score(articles, network=known.network, sentence=known.sentence, votes=known.votes)
 
 
 def _spaced(text: str, empty: str = "") -> str:

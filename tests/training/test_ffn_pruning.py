@@ -66,12 +66,18 @@ def test_importance_ranks_neurons_that_add_nothing_last_and_pruning_drops_them()
         prune_student_ffn(model, ids, lengths, 60)
 
 
-def test_narrowed_layers_load_into_a_full_width_encoder_and_serve_the_same_states(tmp_path):
+def saved_narrow_student(tmp_path) -> tuple[BertModel, object, np.ndarray, np.ndarray]:
+    """A tiny student narrowed to 16 neurons per layer, its layers file, and the windows it was pruned on."""
     ids, lengths = windows()
     student = tiny_bert(seed=3)
     prune_student_ffn(student, ids, lengths, 16)
     path = tmp_path / "fast_layers.safetensors"
     save_tuned_layers(student, [0, 1], path)
+    return student, path, ids, lengths
+
+
+def test_narrowed_layers_load_into_a_full_width_encoder_and_serve_the_same_states(tmp_path):
+    student, path, ids, lengths = saved_narrow_student(tmp_path)
     served = tiny_bert(seed=3)                              # full width, same embeddings, other layer weights
     with torch.no_grad():
         for param in served.encoder.parameters():
@@ -85,11 +91,7 @@ def test_narrowed_layers_load_into_a_full_width_encoder_and_serve_the_same_state
 def test_a_file_whose_feed_forward_matrices_disagree_is_refused(tmp_path):
     from safetensors.torch import load_file, save_file
 
-    ids, lengths = windows()
-    student = tiny_bert(seed=3)
-    prune_student_ffn(student, ids, lengths, 16)
-    path = tmp_path / "fast_layers.safetensors"
-    save_tuned_layers(student, [0, 1], path)
+    _, path, _, _ = saved_narrow_student(tmp_path)
     state = load_file(str(path))
     state["encoder.layer.1.output.dense.weight"] = torch.zeros(32, 20)   # the second matrix says 20 neurons
     save_file(state, str(path))
