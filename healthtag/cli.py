@@ -51,6 +51,10 @@ PathsArg = Annotated[list[str], typer.Argument(help="Pages (.txt), folders of th
 OutOpt = Annotated[Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")]
 RuntimeOpt = Annotated[str, typer.Option(
     "--runtime", help="auto (the model's fast path where it has one), fast, or full (the full encoder).")]
+PrecisionOpt = Annotated[str | None, typer.Option(
+    "--precision", help="Encoder arithmetic: bf16, fp32 or int8 (default: bf16 where the CPU has it, else the "
+                        "model's validated fallback). int8 is faster on AVX2-only CPUs and a little less "
+                        "accurate (README, Speed).")]
 TaxonomyOpt = Annotated[Path | None, typer.Option("--taxonomy", help="Taxonomy/rules YAML (default: the bundled configs/taxonomy.yaml).")]
 
 
@@ -308,6 +312,7 @@ def tag(
     workers: Annotated[int, typer.Option("--workers", min=1, help="Ray: tagging actors (one predictor each, one CPU each).")] = 2,
     parquet: Annotated[bool, typer.Option("--parquet", help="Ray: also write each shard as Parquet.")] = False,
     runtime: RuntimeOpt = "auto",
+    precision: PrecisionOpt = None,
 ) -> None:
     """Tag every article with topics and an abstract: one record per article, in input order."""
     if engine not in ("local", "ray"):
@@ -318,9 +323,10 @@ def tag(
         raise _fail("--model and --rules-only exclude each other")
     if runtime not in RUNTIMES:
         raise _fail(f"--runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+    _check_precision(precision, rules_only)
     if engine == "ray":
         _tag_on_ray(paths, output, model, rules_only, summarizer, batch_size, resume, address, workers, parquet,
-                    runtime)
+                    runtime, precision)
         return
     from healthtag.inference.predictor import Predictor
     from healthtag.inference.tagging import tag_to_writer
@@ -336,7 +342,8 @@ def tag(
         with writer:
             try:
                 predictor = Predictor.load(model, rules_only=rules_only, summarizer=summarizer,
-                                           batch_size=batch_size, allow_pickle=allow_pickle, runtime=runtime)
+                                           batch_size=batch_size, allow_pickle=allow_pickle, runtime=runtime,
+                                           precision=precision)
             except (ModelLoadError, EncoderError, ValueError, OSError) as exc:
                 raise _fail(f"cannot load the model: {exc}", exc) from exc
             if predictor.model is not None:
@@ -354,8 +361,19 @@ def tag(
         raise typer.Exit(EXIT_PARTIAL)
 
 
+def _check_precision(precision: str | None, rules_only: bool) -> None:
+    from healthtag.models.encoder_settings import PRECISIONS
+
+    if precision is None:
+        return
+    if precision not in PRECISIONS:
+        raise _fail(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if rules_only:
+        raise _fail("--precision sets the encoder's arithmetic; --rules-only runs no encoder")
+
+
 def _tag_on_ray(paths, output, model, rules_only, summarizer, batch_size, resume, address, workers, parquet,
-                runtime) -> None:
+                runtime, precision) -> None:
     from healthtag.inference.scale import RayEngineError, tag_with_ray
 
     if output is None:
@@ -365,7 +383,7 @@ def _tag_on_ray(paths, output, model, rules_only, summarizer, batch_size, resume
         with bar:
             summary = tag_with_ray(paths, output, model=model, rules_only=rules_only, summarizer=summarizer,
                                    workers=workers, batch_size=batch_size, address=address, resume=resume,
-                                   parquet=parquet, progress=bar.update, runtime=runtime)
+                                   parquet=parquet, progress=bar.update, runtime=runtime, precision=precision)
     except RayEngineError as exc:
         raise _fail(str(exc), exc) from exc
     log.info("tagged %d articles (%d with errors) into %d shards in %s in %.1f s%s", summary.records, summary.errors,
@@ -477,10 +495,12 @@ def bench(
     force_avx2: Annotated[bool, typer.Option("--force-avx2", help="Cap oneDNN, ATen, MKL and FBGEMM at AVX2 (the common laptop path).")] = False,
     runtime: Annotated[str, typer.Option("--runtime", help="Model path to time: both (fast and full side by side), fast or full.")] = "both",
     threads: Annotated[int | None, typer.Option(min=1, help="Pin the timed runs to this many threads (1: a VM whose two vCPUs share one core).")] = None,
+    precision: PrecisionOpt = None,
 ) -> None:
     """Articles/s and peak memory of `healthtag tag`: default model, rules only, TextRank baseline."""
     from healthtag.training.bench_tag import main as bench_main
 
+    _check_precision(precision, False)
     if not corpus.is_file():
         raise _fail(f"{corpus}: no such file (the benchmark reads unlabeled articles from a JSONL corpus)")
     if engine == "ray":
@@ -491,7 +511,8 @@ def bench(
         return
     bench_main(["--corpus", str(corpus), "--articles", str(articles), *(["--model", str(model)] if model else []),
                 *(["--force-avx2"] if force_avx2 else []), "--runtime", runtime,
-                *(["--threads", str(threads)] if threads is not None else [])])
+                *(["--threads", str(threads)] if threads is not None else []),
+                *(["--precision", precision] if precision else [])])
 
 
 def main() -> None:

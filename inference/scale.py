@@ -133,11 +133,12 @@ class TagActor:
     """One predictor per Ray actor; each call tags a batch of units into one shard."""
 
     def __init__(self, out_dir: str, model: str | None, rules_only: bool, summarizer: str | None, batch_size: int,
-                 parquet: bool = False, runtime: str = "auto"):
+                 parquet: bool = False, runtime: str = "auto", precision: str | None = None):
         self.out_dir = Path(out_dir)
         self.parquet = parquet
         self.predictor = Predictor.load(Path(model) if model else None, rules_only=rules_only,
-                                        summarizer=summarizer, batch_size=batch_size, runtime=runtime)
+                                        summarizer=summarizer, batch_size=batch_size, runtime=runtime,
+                                        precision=precision)
 
     def records_of(self, unit: dict) -> list[dict]:
         try:
@@ -212,7 +213,7 @@ def _prepare_out_dir(out_dir: Path, inputs: list[str], resume: bool) -> None:
 def tag_with_ray(inputs: list[str], out_dir: str | Path, *, model: str | Path | None = None, rules_only: bool = False,
                  summarizer: str | None = None, workers: int = 2, batch_size: int = 16, units_per_batch: int | None = None,
                  address: str | None = None, resume: bool = False, parquet: bool = False, progress=None,
-                 runtime: str = "auto") -> RaySummary:
+                 runtime: str = "auto", precision: str | None = None) -> RaySummary:
     """Tag every article of `inputs` on Ray into shards in `out_dir`; `progress(n_units)` after each batch."""
     try:
         import ray
@@ -240,7 +241,7 @@ def tag_with_ray(inputs: list[str], out_dir: str | Path, *, model: str | Path | 
             TagActor, batch_size=units_per_batch, compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1,
             fn_constructor_kwargs={"out_dir": str(out.resolve()), "model": str(model) if model else None,
                                    "rules_only": rules_only, "summarizer": summarizer, "batch_size": batch_size,
-                                   "parquet": parquet, "runtime": runtime},
+                                   "parquet": parquet, "runtime": runtime, "precision": precision},
             max_task_retries=3, max_restarts=3,
         )
         for row in results.iter_rows():

@@ -44,11 +44,13 @@ class ArticleEncoder:
     """Window batching and pooling around a transformers encoder (no trainable state)."""
 
     def __init__(self, model: nn.Module, bos_id: int, eos_id: int, pad_id: int,
-                 batch_windows: int = 16, layers: Sequence[int] = (-1,), pad_to: int | None = None) -> None:
+                 batch_windows: int = 16, layers: Sequence[int] = (-1,), pad_to: int | None = None,
+                 width_step: int | None = None) -> None:
         self.model = model
         self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
         self.batch_windows = batch_windows
-        self.pad_to = pad_to      # every batch this wide (see runtime.padded_width), else as wide as its longest row
+        self.pad_to = pad_to      # the widest a padded batch gets (see runtime.padded_width); None: as wide as its longest row
+        self.width_step = width_step   # with pad_to: each window padded to the next multiple of this, batched by width
         self.layers = tuple(layers)
 
     @property
@@ -67,25 +69,52 @@ class ArticleEncoder:
             pool.add(batch, self.window_states(batch, input_ids, mask))
         return pool.result()
 
+    def padded_width(self, n_tokens: int) -> int:
+        """The width a window of ``n_tokens`` (with <s> and </s>) runs at, whatever its batch mates.
+
+        With ``pad_to`` alone every window runs at ``pad_to``; with ``width_step`` too, at the
+        next multiple of the step (at most ``pad_to``), which spares the padding of an article's
+        short last window while keeping each window's width, and so its rounding, its own.
+        """
+        if not self.pad_to:
+            return n_tokens
+        if not self.width_step:
+            return max(self.pad_to, n_tokens)
+        return max(n_tokens, min(self.pad_to, -(-n_tokens // self.width_step) * self.width_step))
+
     def window_batches(self, articles: Sequence[ArticleTokens]):
-        """(jobs, input_ids, mask) per batch; a job is (article index, window index), longest first."""
+        """(jobs, input_ids, mask) per batch; a job is (article index, window index), longest first.
+
+        Padded batches only hold windows of one padded width, so a window meets the same
+        kernels in any batch of two or more rows; a lone row gets a blank partner.
+        """
         jobs = [(a, w) for a in range(len(articles)) for w in range(len(articles[a].windows))]
-        jobs.sort(key=lambda job: -(articles[job[0]].windows[job[1]][1] - articles[job[0]].windows[job[1]][0]))
-        for first in range(0, len(jobs), self.batch_windows):
-            batch = jobs[first:first + self.batch_windows]
-            rows = []
-            for a, w in batch:
-                start, end = articles[a].windows[w]
-                rows.append([self.bos_id] + articles[a].ids[start:end] + [self.eos_id])
-            width = max(self.pad_to or 0, max(len(r) for r in rows))
-            if self.pad_to and len(rows) == 1:
-                rows.append([self.bos_id, self.eos_id])   # a lone row runs other kernels; this one is ignored
-            input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(rows), width), dtype=torch.long)
-            for i, r in enumerate(rows):
-                input_ids[i, :len(r)] = torch.tensor(r)
-                mask[i, :len(r)] = 1
-            yield batch, input_ids, mask
+        length = {job: articles[job[0]].windows[job[1]][1] - articles[job[0]].windows[job[1]][0] + 2 for job in jobs}
+        jobs.sort(key=lambda job: -length[job])
+        groups: dict[int, list[tuple[int, int]]] = {}
+        for job in jobs:
+            key = self.padded_width(length[job]) if self.pad_to else 0
+            groups.setdefault(key, []).append(job)
+        for key in sorted(groups, reverse=True):
+            same_width = groups[key]
+            for first in range(0, len(same_width), self.batch_windows):
+                batch = same_width[first:first + self.batch_windows]
+                yield (batch, *self._batch_tensors(articles, batch))
+
+    def _batch_tensors(self, articles: Sequence[ArticleTokens], batch: list[tuple[int, int]]):
+        rows = []
+        for a, w in batch:
+            start, end = articles[a].windows[w]
+            rows.append([self.bos_id] + articles[a].ids[start:end] + [self.eos_id])
+        width = max(self.padded_width(len(r)) for r in rows)
+        if self.pad_to and len(rows) == 1:
+            rows.append([self.bos_id, self.eos_id])   # a lone row runs other kernels; this one is ignored
+        input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            input_ids[i, :len(r)] = torch.tensor(r)
+            mask[i, :len(r)] = 1
+        return input_ids, mask
 
     def window_states(self, batch: list[tuple[int, int]], input_ids: torch.Tensor,
                       mask: torch.Tensor) -> torch.Tensor:

@@ -70,8 +70,9 @@ class TopicSummaryModel:
     """Encoder + heads + settings of one model directory."""
 
     def __init__(self, directory: Path, config: ModelConfig, heads: MultiTaskHeads, tokenizer, encoder,
-                 runtime: str = "full") -> None:
+                 runtime: str = "full", precision_override: str | None = None) -> None:
         self.directory = directory
+        self.precision_override = precision_override   # arithmetic the caller asked for instead of the config's
         self.config = config
         self.heads = heads
         self.tokenizer = tokenizer
@@ -95,7 +96,24 @@ class TopicSummaryModel:
                     "`--runtime full` runs the full encoder)")
         else:
             path = f"full path ({settings.num_layers or 'all'}-layer encoder)"
+        if self.precision_override in ("fp32", "int8"):
+            return f"{path}; encoder runs in {self.precision_override}, as requested; {self._validation_note()}"
         return f"{path}; {describe_precision(settings.precision, settings.fallback)}"
+
+    def _validation_note(self) -> str:
+        """What the model directory recorded about this path in the requested arithmetic, so a user who
+        trades accuracy for speed sees the price (fp32 computes bf16's vectors, so it counts as bf16's)."""
+        precision = self.precision_override
+        if precision == "fp32" and self.runtime == "full":
+            return "the same vectors as bf16"
+        records = self.config.fast.validation if self.config.fast else {}
+        gold = (records.get(f"{self.runtime}/{precision}") or {}).get("gold") or {}
+        if self.runtime not in gold or "full" not in gold:
+            return (f"not validated for this model (python -m healthtag.training.fast_check --precision {precision} "
+                    "measures it)")
+        ours, full = gold[self.runtime], gold["full"]
+        return (f"validated on dev: micro-F1 {ours['micro_f1']:.3f}, ROUGE-L {ours['rouge_l']:.3f} "
+                f"(full path {full['micro_f1']:.3f}, {full['rouge_l']:.3f})")
 
     @property
     def labels(self) -> list[str]:
@@ -131,7 +149,7 @@ class TopicSummaryModel:
                 config.encoder = replace(config.encoder, precision=precision)
         settings = config.fast.encoder if chosen == "fast" else config.encoder
         tokenizer, encoder = build_article_encoder(settings, allow_pickle=allow_pickle)
-        return cls(directory, config, heads, tokenizer, encoder, chosen)
+        return cls(directory, config, heads, tokenizer, encoder, chosen, precision_override=precision)
 
     def tokenize(self, title: str, sentences: Sequence[str]) -> ArticleTokens:
         return tokenize_article(self.tokenizer, title, sentences, self.settings.window, self.settings.overlap)

@@ -99,6 +99,19 @@ def test_tag_seed_pages_one_record_per_article(tmp_path, tiny_model_dir):
     assert all(r["error"] is None for r in recs)
 
 
+def test_tag_precision_runs_the_requested_arithmetic_and_refuses_nonsense(tmp_path, tiny_model_dir):
+    page = str(SEEDS / "003_a98c0e2f6a5c2cb4.txt")
+    int8, res = tag(tmp_path / "int8", tiny_model_dir, page, "--precision", "int8")
+    assert res.exit_code == 0, res.output
+    assert "encoder runs in int8, as requested; not validated for this model" in res.stderr
+    fp32, _ = tag(tmp_path / "fp32", tiny_model_dir, page, "--precision", "fp32")
+    assert [r["id"] for r in int8] == [r["id"] for r in fp32] and all(r["error"] is None for r in int8)
+    _, bad = tag(tmp_path / "bad", tiny_model_dir, page, "--precision", "int4")
+    assert bad.exit_code == 2 and "--precision must be one of bf16, fp32, int8" in bad.stderr
+    res = runner.invoke(app, ["tag", page, "--rules-only", "--precision", "int8"])
+    assert res.exit_code == 2 and "--rules-only runs no encoder" in res.stderr
+
+
 def test_tag_csv(tmp_path, tiny_model_dir):
     out = tmp_path / "out.csv"
     res = runner.invoke(app, ["tag", str(SEEDS / "003_a98c0e2f6a5c2cb4.txt"), "--format", "csv", "-o", str(out),

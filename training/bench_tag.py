@@ -55,7 +55,9 @@ _CHILD_PROBE = ("import sys, torch; from healthtag.models.runtime import describ
                 "from healthtag.models.model_config import read_model_config; from healthtag.resources import bundled_model_dir; "
                 "c = read_model_config(sys.argv[1] or bundled_model_dir()); "
                 "e = c.fast.encoder if c.fast else c.encoder; "
-                "print('fast path' if c.fast else 'no fast path', '|', describe_precision(e.precision, e.fallback)); "
+                "p = sys.argv[2]; note = f'encoder runs in {p}, as --precision asks' if p in ('fp32', 'int8') else "
+                "describe_precision(p or e.precision, e.fallback); "
+                "print('fast path' if c.fast else 'no fast path', '|', note); "
                 "print(torch.get_num_threads())")
 
 
@@ -82,14 +84,15 @@ class ChildRuntime:
         return not self.path.startswith("no fast path")
 
 
-def child_runtime(model: Path | None, env: dict[str, str]) -> ChildRuntime:
+def child_runtime(model: Path | None, env: dict[str, str], precision: str | None = None) -> ChildRuntime:
     """The model path and torch's thread count as a timed child sees them.
 
     torch sizes its pool by its own rule (physical or logical cores, by build and version),
     so on a VM whose two vCPUs are one SMT core the encoder may run on one thread or on two
     that share one core's vector units; a figure without the count cannot be explained.
     """
-    out = subprocess.run([sys.executable, "-c", _CHILD_PROBE, str(model or "")], capture_output=True, text=True, env=env)
+    out = subprocess.run([sys.executable, "-c", _CHILD_PROBE, str(model or ""), precision or ""], capture_output=True,
+                         text=True, env=env)
     lines = out.stdout.strip().splitlines()
     if len(lines) < 2:
         why = out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "no output"
@@ -118,6 +121,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="which model path to time (both: the fast path and the full one, side by side)")
     parser.add_argument("--threads", type=int, default=None,
                         help="pin every child to this many threads (1: a VM whose two vCPUs share one core)")
+    parser.add_argument("--precision", choices=("bf16", "fp32", "int8"), default=None,
+                        help="the encoder arithmetic of the model runs (default: the model's choice for this CPU)")
     args = parser.parse_args(argv)
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be at least 1")
@@ -125,12 +130,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"CPU: {cpu_info().describe()}")
     limits = isa_limits(env)
     print("ISA cap: " + (", ".join(f"{k}={v}" for k, v in limits.items()) if limits else "none (the CPU's best path)"))
-    child = child_runtime(args.model, env)
+    child = child_runtime(args.model, env, args.precision)
     print(f"model path: {child.path}")
     print(f"torch intra-op threads: {child.threads}")
     require_file(args.corpus, "unlabeled corpus (--corpus)")
     tag = [sys.executable, "-m", "healthtag", "tag"]
-    model = ["--model", str(args.model)] if args.model else []
+    model = (["--model", str(args.model)] if args.model else []) + (["--precision", args.precision] if args.precision else [])
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         lengths = write_articles(args.corpus, args.articles, tmp_path / "bench.jsonl")

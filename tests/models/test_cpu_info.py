@@ -83,3 +83,12 @@ def test_bench_reports_the_thread_count_torch_uses_in_its_children():
     assert pinned.path.startswith("fast path |") and pinned.has_fast_path   # the shipped model, asked in the same child
     free = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     assert child_runtime(None, free).threads.isdigit()
+
+
+def test_bench_names_the_requested_precision_as_the_path_its_children_run():
+    import os
+
+    from healthtag.training.bench_tag import child_runtime
+
+    assert child_runtime(None, dict(os.environ), "int8").path == "fast path | encoder runs in int8, as --precision asks"
+    assert "as --precision asks" not in child_runtime(None, dict(os.environ)).path

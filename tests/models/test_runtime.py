@@ -99,3 +99,26 @@ def test_bf16_and_fp32_vectors_do_not_depend_on_batch_mates(tiny_encoder_dir, mo
             assert torch.equal(a.doc, b.doc) and torch.equal(a.sentences, b.sentences), precision
         _, batch_ids, _ = next(iter(encoder.window_batches([short])))
         assert tuple(batch_ids.shape) == (2, 16)      # the lone window and its blank partner
+
+
+def test_fp32_pads_short_windows_to_their_step_and_keeps_them_their_own(tiny_encoder_dir):
+    """A short last window runs narrower than a full one, batched only with windows of its width."""
+    settings = EncoderSettings(spec=str(tiny_encoder_dir), precision="fp32", window=16, overlap=4)
+    tok, encoder = build_article_encoder(settings)
+    assert encoder.width_step == runtime.width_step("fp32") and runtime.width_step("bf16") is None
+    encoder.width_step = 4                   # the tiny window is narrower than the shipped step
+    assert [encoder.padded_width(n) for n in (2, 4, 5, 15, 16)] == [4, 4, 8, 16, 16]
+    arts = [tokenize_article(tok, "义诊", SENTENCES[i:] * (3 - i), settings.window, settings.overlap) for i in range(3)]
+    short = tokenize_article(tok, "义诊", ["义诊。"], settings.window, settings.overlap)
+    with torch.inference_mode():
+        batches = [(mask.sum(dim=1).tolist(), ids.shape[1]) for _, ids, mask in encoder.window_batches([*arts, short])]
+        batched = encoder.encode([*arts, short])
+        alone = [encoder.encode([a])[0] for a in [*arts, short]]
+        encoder.width_step = None
+        full_width = encoder.encode([*arts, short])
+    for lengths, width in batches:   # every row of a batch (blank partners aside) has this batch's width
+        assert all(-(-n // 4) * 4 == width for n in lengths if n > 2)
+    assert min(width for _, width in batches) < 16
+    for a, b, c in zip(alone, batched, full_width):
+        assert torch.equal(a.doc, b.doc) and torch.equal(a.sentences, b.sentences)
+        assert torch.allclose(a.doc, c.doc, atol=1e-5)

@@ -13,3 +13,24 @@ def test_broken_model_dir_is_a_clear_error(tmp_path, tiny_model_dir):
     (bad / "config.json").write_text("{not json")
     with pytest.raises(ModelLoadError, match="not valid JSON"):
         TopicSummaryModel.load(bad)
+
+
+def test_requested_precision_runs_and_says_what_it_was_validated_for(tiny_model_dir, tmp_path):
+    """A user trading accuracy for speed (`--precision int8`) is told what the model recorded about that trade."""
+    import shutil
+
+    from healthtag.models.model_config import FastPath, read_model_config, write_model_config
+
+    int8 = TopicSummaryModel.load(tiny_model_dir, precision="int8")
+    assert any("quantized" in type(m).__module__ for m in int8.encoder.model.modules())
+    assert "encoder runs in int8, as requested; not validated for this model" in int8.runtime_note
+    assert "the same vectors as bf16" in TopicSummaryModel.load(tiny_model_dir, precision="fp32").runtime_note
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model_dir)
+    config = read_model_config(model_dir)
+    figures = {"micro_f1": 0.7, "rouge_l": 0.33}
+    config.fast = FastPath(encoder=config.encoder, recipe={},
+                           validation={"fast/int8": {"gold": {"fast": figures, "full": {"micro_f1": 0.71, "rouge_l": 0.34}}}})
+    write_model_config(model_dir, config)
+    note = TopicSummaryModel.load(model_dir, precision="int8").runtime_note
+    assert "validated on dev: micro-F1 0.700, ROUGE-L 0.330 (full path 0.710, 0.340)" in note
