@@ -86,7 +86,15 @@ class TopicSummaryModel:
 
     @property
     def runtime_note(self) -> str:
-        """One line: which runtime path runs, why, and in which arithmetic."""
+        """One line: which runtime path runs, why, and in which arithmetic (with what the model directory
+        recorded about that arithmetic when the caller chose it)."""
+        if self.precision_override in ("fp32", "int8"):
+            return f"{self.runtime_path}; {self._validation_note()}"
+        return self.runtime_path
+
+    @property
+    def runtime_path(self) -> str:
+        """Which runtime path runs, why, and in which arithmetic (what a validation record names)."""
         settings = self.settings
         if self.runtime == "fast":
             full = self.config.fast.recipe.get("teacher_layers") or self.config.encoder.num_layers or "all"
@@ -97,7 +105,7 @@ class TopicSummaryModel:
         else:
             path = f"full path ({settings.num_layers or 'all'}-layer encoder)"
         if self.precision_override in ("fp32", "int8"):
-            return f"{path}; encoder runs in {self.precision_override}, as requested; {self._validation_note()}"
+            return f"{path}; encoder runs in {self.precision_override}, as requested"
         return f"{path}; {describe_precision(settings.precision, settings.fallback)}"
 
     def _validation_note(self) -> str:

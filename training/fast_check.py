@@ -158,7 +158,7 @@ def run_check(config, model_dir: Path | None = None, precision: str | None = Non
     runs = {}
     for runtime in ("full", "fast"):
         predictor = Predictor.load(model_dir, runtime=runtime, precision=precision if runtime == "fast" else None)
-        runs[runtime] = (predictor.model.runtime_note, *scored(predictor, articles))
+        runs[runtime] = (predictor.model.runtime_path, *scored(predictor, articles))
     record = {
         "cpu": cpu_info().describe(),
         "paths": {k: v[0] for k, v in runs.items()},
