@@ -10,6 +10,7 @@ inference chains both in one forward pass.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -90,13 +91,9 @@ class ArticleEncoder:
         """
         jobs = [(a, w) for a in range(len(articles)) for w in range(len(articles[a].windows))]
         length = {job: articles[job[0]].windows[job[1]][1] - articles[job[0]].windows[job[1]][0] + 2 for job in jobs}
-        jobs.sort(key=lambda job: -length[job])
-        groups: dict[int, list[tuple[int, int]]] = {}
-        for job in jobs:
-            key = self.padded_width(length[job]) if self.pad_to else 0
-            groups.setdefault(key, []).append(job)
-        for key in sorted(groups, reverse=True):
-            same_width = groups[key]
+        jobs.sort(key=lambda job: -length[job])   # longest first, so each padded width is one run of jobs
+        for _, run in itertools.groupby(jobs, key=lambda job: self.padded_width(length[job]) if self.pad_to else 0):
+            same_width = list(run)
             for first in range(0, len(same_width), self.batch_windows):
                 batch = same_width[first:first + self.batch_windows]
                 yield (batch, *self._batch_tensors(articles, batch))

@@ -42,8 +42,11 @@ def resolve_precision(requested: str, fallback: str = "fp32") -> str:
     return requested
 
 
-def describe_precision(requested: str, fallback: str = "fp32") -> str:
-    """One line saying which arithmetic the encoder runs in on this CPU, and why."""
+def describe_precision(requested: str, fallback: str = "fp32", asked: str = "as the model's config asks") -> str:
+    """One line saying which arithmetic the encoder runs in on this CPU, and why.
+
+    ``asked`` says who chose a precision that runs as chosen (the model's config, or a user's
+    ``--precision``); a bf16 request that falls back is explained by the CPU whoever made it."""
     running = resolve_precision(requested, fallback)
     if requested == "bf16" and running != "bf16":
         limits = isa_limits()
@@ -55,7 +58,7 @@ def describe_precision(requested: str, fallback: str = "fp32") -> str:
         return f"encoder runs in fp32: {why} (same vectors as bf16, slower)"
     if running == "bf16":
         return "encoder runs in bf16: this CPU has native bf16 dot products"
-    return f"encoder runs in {running}, as the model's config asks"
+    return f"encoder runs in {running}, {asked}"
 
 
 def int8_linears(model: torch.nn.Module) -> set[str]:

@@ -104,9 +104,8 @@ class TopicSummaryModel:
                     "`--runtime full` runs the full encoder)")
         else:
             path = f"full path ({settings.num_layers or 'all'}-layer encoder)"
-        if self.precision_override in ("fp32", "int8"):
-            return f"{path}; encoder runs in {self.precision_override}, as requested"
-        return f"{path}; {describe_precision(settings.precision, settings.fallback)}"
+        asked = "as requested" if self.precision_override else "as the model's config asks"
+        return f"{path}; {describe_precision(settings.precision, settings.fallback, asked)}"
 
     def _validation_note(self) -> str:
         """What the model directory recorded about this path in the requested arithmetic, so a user who

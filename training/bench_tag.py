@@ -30,6 +30,7 @@ from pathlib import Path
 from healthtag.training.preflight import require_file
 
 from healthtag.models.cpu_info import FORCE_AVX2, cpu_info, isa_limits
+from healthtag.models.encoder_settings import PRECISIONS
 from healthtag.resources import bundled_seeds_dir
 
 _RUNNER = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
@@ -55,9 +56,8 @@ _CHILD_PROBE = ("import sys, torch; from healthtag.models.runtime import describ
                 "from healthtag.models.model_config import read_model_config; from healthtag.resources import bundled_model_dir; "
                 "c = read_model_config(sys.argv[1] or bundled_model_dir()); "
                 "e = c.fast.encoder if c.fast else c.encoder; "
-                "p = sys.argv[2]; note = f'encoder runs in {p}, as --precision asks' if p in ('fp32', 'int8') else "
-                "describe_precision(p or e.precision, e.fallback); "
-                "print('fast path' if c.fast else 'no fast path', '|', note); "
+                "p = sys.argv[2]; asked = 'as --precision asks' if p else \"as the model's config asks\"; "
+                "print('fast path' if c.fast else 'no fast path', '|', describe_precision(p or e.precision, e.fallback, asked)); "
                 "print(torch.get_num_threads())")
 
 
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="which model path to time (both: the fast path and the full one, side by side)")
     parser.add_argument("--threads", type=int, default=None,
                         help="pin every child to this many threads (1: a VM whose two vCPUs share one core)")
-    parser.add_argument("--precision", choices=("bf16", "fp32", "int8"), default=None,
+    parser.add_argument("--precision", choices=PRECISIONS, default=None,
                         help="the encoder arithmetic of the model runs (default: the model's choice for this CPU)")
     args = parser.parse_args(argv)
     if args.threads is not None and args.threads < 1:

@@ -52,6 +52,7 @@ from tqdm import tqdm
 
 from .distill_config import DistillConfig
 from .ffn_pruning import prune_student_ffn
+from .window_rows import window_rows
 from .model_card import refresh_model_card
 
 log = logging.getLogger(__name__)
@@ -136,9 +137,8 @@ def teacher_windows(model: TopicSummaryModel, articles: Sequence[Article], token
             with torch.inference_mode(), tqdm(total=n, desc="teacher windows", unit="win", file=sys.stderr) as bar:
                 for first in range(0, n, batch):
                     rows = order[first:first + batch]
-                    width = int(lengths[rows].max())
-                    input_ids = torch.from_numpy(ids[rows, :width].astype(np.int64))
-                    mask = (torch.arange(width)[None, :] < torch.from_numpy(lengths[rows])[:, None]).long()
+                    input_ids, mask = window_rows(ids, lengths, rows)
+                    width = input_ids.shape[1]
                     out = encoder.model(input_ids=input_ids, attention_mask=mask).last_hidden_state.float().numpy()
                     states[rows, :width] = out
                     bar.update(len(rows))
@@ -256,9 +256,8 @@ def train_student(student: nn.Module, heads: MultiTaskHeads, data: TeacherWindow
     bar = tqdm(range(config.steps), desc="distil", unit="step", file=sys.stderr)
     for step in bar:
         rows = np.sort(rng.choice(len(data), size=min(config.batch_windows, len(data)), replace=False))
-        width = int(data.lengths[rows].max())
-        input_ids = torch.from_numpy(data.ids[rows, :width].astype(np.int64))
-        mask = (torch.arange(width)[None, :] < torch.from_numpy(data.lengths[rows])[:, None]).long()
+        input_ids, mask = window_rows(data.ids, data.lengths, rows)
+        width = input_ids.shape[1]
         teacher = torch.from_numpy(data.states[rows, :width].astype(np.float32))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
             out = student(input_ids=input_ids, attention_mask=mask).last_hidden_state

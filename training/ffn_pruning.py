@@ -17,6 +17,8 @@ import torch
 from healthtag.models.tuned_layers import narrow_ffn
 from torch import nn
 
+from .window_rows import window_rows
+
 
 def ffn_importance(encoder: nn.Module, ids: np.ndarray, lengths: np.ndarray, batch: int = 16) -> list[torch.Tensor]:
     """Per layer, each feed-forward neuron's mean |activation| × ‖output column‖ over the given windows' tokens."""
@@ -35,10 +37,7 @@ def ffn_importance(encoder: nn.Module, ids: np.ndarray, lengths: np.ndarray, bat
     try:
         with torch.inference_mode():
             for first in range(0, len(lengths), batch):
-                rows = slice(first, first + batch)
-                width = int(lengths[rows].max())
-                input_ids = torch.from_numpy(np.asarray(ids[rows, :width], dtype=np.int64))
-                mask = (torch.arange(width)[None, :] < torch.from_numpy(np.asarray(lengths[rows]))[:, None]).long()
+                input_ids, mask = window_rows(ids, lengths, slice(first, first + batch))
                 mask_now[:] = [mask]
                 encoder(input_ids=input_ids, attention_mask=mask)
                 count += int(mask.sum())
