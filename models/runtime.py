@@ -134,10 +134,11 @@ def width_step(precision: str) -> int | None:
 
 
 def build_article_encoder(settings: EncoderSettings, layers: tuple[int, ...] = (-1,), *, allow_pickle: bool = False):
-    """Tokenizer and :class:`ArticleEncoder` for these settings (eval mode, no grad needed)."""
-    from transformers.utils import logging as hf_logging
+    """Tokenizer and :class:`ArticleEncoder` for these settings (eval mode, no grad needed).
 
-    hf_logging.disable_progress_bar()   # our own progress bar is the one users should see
+    A BERT encoder runs as `plain_bert` modules (outputs identical to transformers', without its
+    2-3 s of imports); training and serving both come through here, so they run the same code.
+    """
     kept_ids, trimmed_tokenizer = None, None
     if settings.kept_vocab:
         payload = load_kept_vocab(Path(settings.kept_vocab))
@@ -145,7 +146,7 @@ def build_article_encoder(settings: EncoderSettings, layers: tuple[int, ...] = (
         shipped = trimmed_tokenizer_path(Path(settings.kept_vocab))
         trimmed_tokenizer = shipped if shipped.exists() else None
     encoder = load_encoder(settings.spec, kept_ids=kept_ids, allow_pickle=allow_pickle,
-                           trimmed_tokenizer=trimmed_tokenizer)
+                           trimmed_tokenizer=trimmed_tokenizer, plain=True)
     model = encoder.model
     if settings.num_layers is not None:
         model.encoder.layer = model.encoder.layer[: settings.num_layers]
