@@ -17,7 +17,7 @@ else goes through transformers (`supports`).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -46,12 +46,10 @@ class PlainBertConfig:
     hidden_dropout_prob: float = 0.1
     attention_probs_dropout_prob: float = 0.1
     model_type: str = "bert"
-    extra: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_json(cls, payload: dict) -> "PlainBertConfig":
-        known = {k: payload[k] for k in cls.__dataclass_fields__ if k in payload and k != "extra"}
-        return cls(**known, extra=payload)
+        return cls(**{k: payload[k] for k in cls.__dataclass_fields__ if k in payload})
 
 
 def supports(config: dict) -> str | None:
@@ -258,6 +256,3 @@ class PlainTokenizer:
     def __call__(self, texts: Sequence[str], add_special_tokens: bool = False) -> dict[str, list[list[int]]]:
         encodings = self.backend.encode_batch(list(texts), add_special_tokens=add_special_tokens)
         return {"input_ids": [e.ids for e in encodings]}
-
-    def __len__(self) -> int:
-        return self.backend.get_vocab_size()
