@@ -34,3 +34,29 @@ def test_requested_precision_runs_and_says_what_it_was_validated_for(tiny_model_
     write_model_config(model_dir, config)
     note = TopicSummaryModel.load(model_dir, precision="int8").runtime_note
     assert "validated on dev: micro-F1 0.700, ROUGE-L 0.330 (full path 0.710, 0.340)" in note
+
+
+def test_fp32_fallback_names_int8_and_its_price(tiny_model_dir, tmp_path, monkeypatch):
+    """On a CPU without bf16 the fast path's runtime line names the faster int8 option with its recorded figures."""
+    import shutil
+
+    import healthtag.models.runtime as runtime
+    from healthtag.models.model_config import FastPath, read_model_config, write_model_config
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model_dir)
+    config = read_model_config(model_dir)
+    full = {"micro_f1": 0.71, "rouge_l": 0.34}
+    config.fast = FastPath(encoder=config.encoder, recipe={}, validation={
+        "fast/fp32": {"gold": {"fast": {"micro_f1": 0.70, "rouge_l": 0.333}, "full": full}},
+        "fast/int8": {"gold": {"fast": {"micro_f1": 0.69, "rouge_l": 0.328}, "full": full}}})
+    write_model_config(model_dir, config)
+    monkeypatch.setattr(runtime, "bf16_is_fast", lambda: False)
+    note = TopicSummaryModel.load(model_dir, runtime="fast").runtime_note
+    assert "encoder runs in fp32" in note
+    assert ("`--precision int8` runs faster on CPUs without bf16, at dev ROUGE-L 0.328 and micro-F1 0.690 "
+            "against fp32's 0.333 and 0.700 (full path 0.340, 0.710)") in note
+    # where bf16 is native, or the user chose the arithmetic, there is nothing to suggest
+    assert "--precision int8" not in TopicSummaryModel.load(model_dir, runtime="fast", precision="fp32").runtime_note
+    monkeypatch.setattr(runtime, "bf16_is_fast", lambda: True)
+    assert "--precision int8" not in TopicSummaryModel.load(model_dir, runtime="fast").runtime_note
