@@ -219,6 +219,8 @@ def load_plain_bert(directory: Path) -> PlainBertModel:
     state = load_file(str(files[0]))
     state = {k.removeprefix("bert."): v for k, v in state.items()
              if not k.removeprefix("bert.").startswith(("pooler.", "cls."))}
+    # Built on the CPU and then overwritten: torch's meta device would skip the random initialisation
+    # (0.2 s) but its first use in a process imports 1.5 s of torch machinery.
     model = PlainBertModel(PlainBertConfig.from_json(payload))
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
