@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
           f"mean {statistics.mean(lengths):.0f} chars; {time.strftime('%Y-%m-%d')}")
     print(f"{'mode':44}{'records':>8}{'wall s':>9}{'art/s':>8}{'steady':>8}{'start s':>9}{'peak RSS MB':>13}")
     for name, n, seconds, rate, steady, startup, rss in rows:
-        shown = f"{steady:>8.1f}" if steady == steady else f"{'n/a':>8}"
+        shown = f"{'n/a':>8}" if math.isnan(steady) else f"{steady:>8.1f}"
         print(f"{name:44}{n:>8}{seconds:>9.1f}{rate:>8.1f}{shown}{startup:>9.1f}{rss:>13.0f}")
     print(f"memory flatness, {next(iter(modes))}: {args.articles // 4} articles -> {q_rss:.0f} MB, "
           f"{args.articles} articles -> {rows[0][6]:.0f} MB")
