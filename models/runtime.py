@@ -146,9 +146,9 @@ def build_article_encoder(settings: EncoderSettings, layers: tuple[int, ...] = (
         shipped = trimmed_tokenizer_path(Path(settings.kept_vocab))
         trimmed_tokenizer = shipped if shipped.exists() else None
     encoder = load_encoder(settings.spec, kept_ids=kept_ids, allow_pickle=allow_pickle,
-                           trimmed_tokenizer=trimmed_tokenizer, plain=True)
+                           trimmed_tokenizer=trimmed_tokenizer, plain=True, num_layers=settings.num_layers)
     model = encoder.model
-    if settings.num_layers is not None:
+    if settings.num_layers is not None:   # a no-op for the plain encoder, which built only these
         model.encoder.layer = model.encoder.layer[: settings.num_layers]
         model.config.num_hidden_layers = settings.num_layers
     if settings.tuned_layers:

@@ -108,6 +108,20 @@ def test_weights_of_another_shape_are_refused(tiny_encoder_dir, tmp_path):
         load_plain_bert(copy)
 
 
+def test_first_layers_alone_equal_the_whole_encoders_first_layers(tiny_encoder_dir):
+    """Building and reading only the layers a model keeps must give the states the whole encoder gave."""
+    whole = load_plain_bert(tiny_encoder_dir)
+    first = load_plain_bert(tiny_encoder_dir, num_layers=1)
+    assert len(first.encoder.layer) == first.config.num_hidden_layers == 1
+    ids, mask = _batch()
+    with torch.inference_mode():
+        want = whole(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states[1]
+        got = first(input_ids=ids, attention_mask=mask).last_hidden_state
+    assert torch.equal(want, got)
+    with pytest.raises(PlainBertError, match="asked for 3 layers of 2"):
+        load_plain_bert(tiny_encoder_dir, num_layers=3)
+
+
 def test_serving_does_not_import_transformers(tiny_model_dir):
     """The point of the module: a tagging process never pays for transformers' imports."""
     code = ("import sys; from healthtag import Predictor; "
