@@ -356,6 +356,9 @@ def tag(
     except OutputError as exc:
         raise _fail(str(exc), exc) from exc
     note = f", {summary.skipped} already in {output}" if resume else ""
+    if predictor.gated_without_network:
+        note += (f"; {predictor.gated_without_network} excluded as general news by the rules' health gate alone,"
+                 " without the encoder")
     log.info("tagged %d articles (%d with errors%s)", summary.written, summary.errors, note)
     if not summary.complete:
         raise typer.Exit(EXIT_PARTIAL)

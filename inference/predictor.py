@@ -18,8 +18,8 @@ from typing import Iterable, Iterator
 
 from healthtag.models.model_config import SummaryBudget
 from healthtag.models.evidence import DEFAULT_THRESHOLD
-from healthtag.models.scoring import BatchScores, Decision, Scorer, decide_batch
-from healthtag.models.taxonomy import Taxonomy, load_taxonomy, taxonomy_digest
+from healthtag.models.scoring import BatchScores, Decision, Scorer, decide_batch, near_threshold
+from healthtag.models.taxonomy import NON_HEALTH, Taxonomy, load_taxonomy, taxonomy_digest
 
 from healthtag.text.article import Article
 from healthtag.text.highlight import term_spans
@@ -28,8 +28,6 @@ from .segment import article_from_record, segment_page
 from .summarize import lead_scores, summarize, textrank_scores
 
 SUMMARIZERS = ("model", "lead", "textrank")
-# a label whose score lies this close to its threshold is worth a reviewer's look
-REVIEW_MARGIN = 0.05
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +121,8 @@ class Predictor:
             self.thresholds, self.network_thresholds = {}, {}
             self.budget = budget or SummaryBudget()
         self.batch_size = batch_size
+        # articles the rules' health gate excluded whatever the network said, tagged without it
+        self.gated_without_network = 0
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, rules_only: bool = False, summarizer: str | None = None,
@@ -220,11 +220,22 @@ class Predictor:
         return bool((art.text or "").strip() or (art.title or "").strip())
 
     def _score(self, arts: list[Article]) -> list[Prediction]:
-        return self.predict_with_scores(arts)[0] if arts else []
+        if not arts:
+            return []
+        predictions, scores = self.predict_with_scores(arts, skip_gated=True)
+        if scores.network_ran is not None:
+            self.gated_without_network += int((~scores.network_ran).sum())
+        return predictions
 
-    def predict_with_scores(self, arts: list[Article]) -> tuple[list[Prediction], BatchScores]:
-        """Predictions of one batch together with the scores they were decided from (for checks)."""
-        scores = self.scorer.score(arts)
+    def predict_with_scores(self, arts: list[Article], skip_gated: bool = False) -> tuple[list[Prediction], BatchScores]:
+        """Predictions of one batch together with the scores they were decided from (for checks).
+
+        ``skip_gated`` (what tagging does) leaves the network out where the rules' health gate
+        excludes an article whatever the network says (`Scorer.needs_network`): the same health
+        flag, topics and abstract, no network scores, and so an empty disagreement list.
+        """
+        gate = self.thresholds.get(NON_HEALTH, DEFAULT_THRESHOLD) if skip_gated else None
+        scores = self.scorer.score(arts, skip_gated_at=gate)
         decisions = decide_batch(scores, self.thresholds, self.network_thresholds)
         return [self._prediction(art, scores, i, d) for i, (art, d) in enumerate(zip(arts, decisions))], scores
 
@@ -241,8 +252,8 @@ class Predictor:
             keyphrases=keyphrases(f"{art.title}\n{art.text}", seed_terms=[t for ts in hits.values() for t in ts]),
             rule_hits=hits, disagreement=decision.disagreement, warnings=list(art.warnings),
             text=art.text, date=art.date, rule_spans={lab: term_spans(art.text, terms) for lab, terms in hits.items()},
-            near_threshold=[lab for lab in scores.labels
-                            if abs(row[lab] - self.thresholds.get(lab, DEFAULT_THRESHOLD)) < REVIEW_MARGIN])
+            near_threshold=[lab for lab in scores.labels if (decision.health or lab == NON_HEALTH)
+                            and near_threshold(row[lab], self.thresholds.get(lab, DEFAULT_THRESHOLD))])
 
     def _summary(self, art: Article, sentence_scores) -> str:
         sents = art.sentences

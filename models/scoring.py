@@ -8,6 +8,7 @@ these two, so a change to how scores are made cannot reach one of them only.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -62,9 +63,31 @@ def combine_scores(network: np.ndarray, rules: np.ndarray, rule: str, gate_colum
     raise ValueError(f"unknown combine rule {rule!r}; choose one of {COMBINE_RULES}")
 
 
+# A score is "near" its threshold within this many log-odds of it: 0.05 either side of a threshold
+# of 0.5, and proportionally less near 0 or 1, where a fixed 0.05 would call every score of a
+# label with threshold 0.05 near it (two topics had one, so every article was flagged for both).
+REVIEW_MARGIN_LOGODDS = math.log(0.55 / 0.45)
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1.0 - 1e-9)
+    return math.log(p / (1.0 - p))
+
+
+def near_threshold(score: float, threshold: float) -> bool:
+    """Whether a small change of the score could flip its decision (the review queue's reason)."""
+    if not math.isfinite(score):
+        return False
+    return abs(_logit(score) - _logit(threshold)) < REVIEW_MARGIN_LOGODDS
+
+
 @dataclass
 class BatchScores:
-    """Everything scored for a batch, each matrix [articles × labels] in ``labels`` order."""
+    """Everything scored for a batch, each matrix [articles × labels] in ``labels`` order.
+
+    Where ``network_ran`` is False the rules' health gate excluded the article whatever the network
+    could say, so the network was not run for it: its ``network`` and ``combined`` rows are NaN.
+    """
 
     labels: list[str]
     votes: list[ArticleVotes]
@@ -72,10 +95,15 @@ class BatchScores:
     evidence: np.ndarray                    # the rule evidence the model combines with
     network: np.ndarray | None              # network probabilities (None for rules only)
     combined: np.ndarray                    # the final scores that thresholds apply to
-    sentence: list[np.ndarray] | None       # salience per sentence (None for rules only)
+    sentence: list[np.ndarray | None] | None  # salience per sentence (None for rules only)
+    network_ran: np.ndarray | None = None   # [articles] bool; None means it ran for all
 
     def row(self, i: int, which: str = "combined") -> dict[str, float]:
         return dict(zip(self.labels, getattr(self, which)[i].tolist()))
+
+    def ran(self, i: int) -> bool:
+        """Whether the network scored article ``i`` (it did not where the rules' gate decided alone)."""
+        return self.network is not None and (self.network_ran is None or bool(self.network_ran[i]))
 
 
 @dataclass
@@ -107,24 +135,69 @@ class Scorer:
             len(rows), len(self.labels))
 
     def score(self, articles: Sequence[Article], network: np.ndarray | None = None,
-              sentence: list[np.ndarray] | None = None, votes: Sequence[ArticleVotes] | None = None) -> BatchScores:
+              sentence: list[np.ndarray] | None = None, votes: Sequence[ArticleVotes] | None = None,
+              skip_gated_at: float | None = None) -> BatchScores:
         """Score a batch. ``network`` (probabilities precomputed, e.g. from cached vectors) replaces
-        running the network; with neither a network nor ``network`` the rules' vote is the score."""
+        running the network; with neither a network nor ``network`` the rules' vote is the score.
+
+        With ``skip_gated_at`` (the health gate's threshold) the network is run only for articles
+        whose gate the rules have not already decided: where the gate score reaches the threshold,
+        clear of `near_threshold`, with the network's gate probability at 0 and at 1 alike, no
+        network output can change the decision, and on general news that is most articles (158 of
+        the gate set's 185). Their records are the same but for the review hints.
+        """
         tax, votes_cfg = self.taxonomy, self.combination.votes
         votes = list(votes) if votes is not None else [self.rule_model.apply(a) for a in articles]
         flat = [weighted_vote(v, tax, votes_cfg) for v in votes]
         rules = self._matrix(flat)
-        if network is None and self.network is not None and len(articles):
-            out = self.network.run_network(articles)
-            network, sentence = out.doc, out.sentence
-        if network is None:
+        will_run = network is None and self.network is not None and len(articles) > 0
+        if network is None and not will_run:
             return BatchScores(self.labels, votes, rules, rules, None, rules, None)
         evidence = self._matrix([rule_evidence(self.combination.rule_evidence, a, v, tax, flat=f, settings=votes_cfg)
                                  for a, v, f in zip(articles, votes, flat)])
+        ran = None
+        if will_run:
+            ran = self.needs_network(evidence, rules, skip_gated_at)
+            network, sentence = self._run_network_where(articles, ran)
+            ran = None if ran.all() else ran
         network = np.asarray(network, dtype=np.float64).reshape(len(articles), len(self.labels))
         combined = combine_scores(network, evidence, self.combination.combine, self._gate,
                                   self.combination.rules_alone_weight, flat_rules=rules)
-        return BatchScores(self.labels, votes, rules, evidence, network, combined, sentence)
+        return BatchScores(self.labels, votes, rules, evidence, network, combined, sentence, ran)
+
+    def needs_network(self, evidence: np.ndarray, rules: np.ndarray, gate_threshold: float | None) -> np.ndarray:
+        """False for the articles whose health gate the rules decide whatever the network says.
+
+        Every combination rule's gate is a maximum, a mean or one of its two inputs, so it is
+        monotone in the network's gate probability: its values at 0 and at 1 bound it.
+        """
+        need = np.ones(len(evidence), dtype=bool)
+        if gate_threshold is None or self._gate < 0:
+            return need
+        lowest = None
+        for probability in (0.0, 1.0):
+            gate = combine_scores(np.full_like(evidence, probability), evidence, self.combination.combine, self._gate,
+                                  self.combination.rules_alone_weight, flat_rules=rules)[:, self._gate]
+            lowest = gate if lowest is None else np.minimum(lowest, gate)
+        for i, value in enumerate(lowest):
+            need[i] = not (value >= gate_threshold and not near_threshold(float(value), gate_threshold))
+        return need
+
+    def _run_network_where(self, articles: Sequence[Article], need: np.ndarray):
+        """The network's outputs for the articles that need them; NaN rows and None salience elsewhere.
+
+        The encoder's records do not depend on what else is in a batch (`runtime.width_step`),
+        so leaving articles out changes nobody else's scores.
+        """
+        doc = np.full((len(articles), len(self.labels)), np.nan)
+        sentence: list[np.ndarray | None] = [None] * len(articles)
+        chosen = [i for i in range(len(articles)) if need[i]]
+        if chosen:
+            out = self.network.run_network([articles[i] for i in chosen])
+            doc[chosen] = np.asarray(out.doc, dtype=np.float64).reshape(len(chosen), len(self.labels))
+            for i, sal in zip(chosen, out.sentence):
+                sentence[i] = sal
+        return doc, sentence
 
 
 def decide_matrix(scores: np.ndarray, labels: Sequence[str],
@@ -135,15 +208,23 @@ def decide_matrix(scores: np.ndarray, labels: Sequence[str],
 
 def decide_batch(scores: BatchScores, thresholds: Mapping[str, float] | None = None,
                  network_thresholds: Mapping[str, float] | None = None) -> list[Decision]:
-    """Health flag, topics and disagreement per article: the decision every caller uses."""
+    """Health flag, topics and disagreement per article: the decision every caller uses.
+
+    A general-news article's topics are never tagged, so its disagreement list speaks of the
+    health gate only; where the network did not run (the rules' gate decided alone) it is empty.
+    """
     decided = decide_matrix(scores.combined, scores.labels, thresholds or {})
+    net_thr = network_thresholds or {}
     out = []
     for i, (health, topics) in enumerate(decided):
-        disagreement: list[str] = []
-        if scores.network is not None:
-            net_thr = network_thresholds or {}
-            disagreement = [lab for j, lab in enumerate(scores.labels)
-                            if (scores.rules[i, j] >= DEFAULT_THRESHOLD)
-                            != (scores.network[i, j] >= net_thr.get(lab, DEFAULT_THRESHOLD))]
+        if not scores.ran(i):
+            if scores.network is not None:
+                health, topics = False, []   # `Scorer.needs_network` skipped it: the gate excludes it
+            out.append(Decision(health, topics, []))
+            continue
+        disagreement = [lab for j, lab in enumerate(scores.labels)
+                        if (health or lab == NON_HEALTH)
+                        and (scores.rules[i, j] >= DEFAULT_THRESHOLD)
+                        != (scores.network[i, j] >= net_thr.get(lab, DEFAULT_THRESHOLD))]
         out.append(Decision(health, topics, disagreement))
     return out

@@ -103,6 +103,30 @@ def child_runtime(model: Path | None, env: dict[str, str], precision: str | None
     return ChildRuntime(lines[0], lines[1] + (f" ({', '.join(pinned)})" if pinned else ""))
 
 
+def gated_without_network(model: Path | None, articles: Path) -> tuple[int, int]:
+    """(excluded, all): bench articles the rules' health gate excludes whatever the network says.
+
+    The model path tags those without the encoder (`Scorer.needs_network`), so a set rich in
+    general news runs faster than one of health reports; the count says which kind was timed.
+    """
+    import numpy as np
+
+    from healthtag.inference.segment import article_from_record
+    from healthtag.models.evidence import DEFAULT_THRESHOLD
+    from healthtag.models.model_config import read_model_config
+    from healthtag.models.scoring import Scorer
+    from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy
+    from healthtag.resources import bundled_model_dir
+
+    config = read_model_config(model or bundled_model_dir())
+    with open(articles, encoding="utf-8") as fh:
+        arts = [article_from_record(json.loads(line), str(articles)) for line in fh if line.strip()]
+    scorer = Scorer(load_taxonomy(None), config.labels, config.combination)
+    scores = scorer.score(arts, network=np.zeros((len(arts), len(config.labels))))
+    need = scorer.needs_network(scores.evidence, scores.rules, config.thresholds.get(NON_HEALTH, DEFAULT_THRESHOLD))
+    return int((~need).sum()), len(arts)
+
+
 def steady_rate(n: int, seconds: float, startup: float) -> float:
     """Articles/s once started: NaN where the run is too short to be told from its start-up (shown as n/a)."""
     working = seconds - startup
@@ -168,6 +192,7 @@ def main(argv: list[str] | None = None) -> None:
                              f"(building the encoder cache), not counted above")
         q_seconds, q_rss = timed_run(tag + [str(tmp_path / "quarter.jsonl"), "-o", str(tmp_path / "oq"),
                                             *next(iter(modes.values()))], env)
+        gated = gated_without_network(args.model, tmp_path / "bench.jsonl") if paths else None
     print(f"{len(lengths)} articles, median {statistics.median(lengths):.0f} chars, "
           f"mean {statistics.mean(lengths):.0f} chars; {time.strftime('%Y-%m-%d')}")
     print(f"{'mode':44}{'records':>8}{'wall s':>9}{'art/s':>8}{'steady':>8}{'start s':>9}{'peak RSS MB':>13}")
@@ -176,6 +201,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name:44}{n:>8}{seconds:>9.1f}{rate:>8.1f}{shown}{startup:>9.1f}{rss:>13.0f}")
     print(f"memory flatness, {next(iter(modes))}: {args.articles // 4} articles -> {q_rss:.0f} MB, "
           f"{args.articles} articles -> {rows[0][6]:.0f} MB")
+    if gated is not None:
+        print(f"general news the rules' health gate excludes alone (tagged without the encoder): "
+              f"{gated[0]} of {gated[1]} articles")
     for note in notes:
         print(note)
 

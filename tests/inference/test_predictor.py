@@ -50,3 +50,28 @@ def test_fuzz_predict_never_raises(rules, text):
     assert rec["error"] is None or "empty" in rec["error"]
     if rec["summary"]:
         assert rec["summary"] in rules.predict(text).summary
+
+
+def test_tagging_leaves_the_network_out_only_where_it_cannot_change_a_record(predictor):
+    """General news the rules' gate excludes on its own is tagged without the encoder; every other
+    field of every record is what running the network everywhere gives."""
+    from healthtag.inference.segment import article_from_record
+
+    sports = ("本报讯 昨日，市足球协会举办青少年足球联赛开幕式，来自全市的32支球队参加比赛。"
+              "比赛将持续两个月，决赛定于八月在市体育中心举行。")
+    arts = [article_from_record({"id": "sports", "title": "青少年足球联赛开幕", "text": sports}, "t")]
+    for path in sorted(SEEDS.glob("*.txt"))[:2]:
+        arts += [article_from_record({"id": a.id, "title": a.title or "", "text": a.text}, "t")
+                 for a in predictor.predict_page(path.read_text(encoding="utf-8"), source=path.stem)]
+    everywhere, scores = predictor.predict_with_scores(arts)
+    need = predictor.scorer.needs_network(scores.evidence, scores.rules, predictor.thresholds.get("non_health", 0.5))
+    assert not need[0] and need.any()
+    before = predictor.gated_without_network
+    tagged = list(predictor.predict_articles(arts))
+    assert predictor.gated_without_network - before == int((~need).sum())
+    for full, fast, needed in zip(everywhere, tagged, need):
+        a, b = full.to_dict(), fast.to_dict()
+        if not needed:
+            assert not b["health"] and b["disagreement"] == []
+            a.pop("disagreement"), b.pop("disagreement")
+        assert a == b

@@ -103,3 +103,16 @@ def test_steady_rate_is_not_a_division_by_nothing():
     assert steady_rate(100, 12.0, 2.0) == 10.0
     assert math.isnan(steady_rate(60, 8.3, 9.7))
     assert math.isnan(steady_rate(60, 8.3, 8.3))
+
+
+def test_bench_counts_the_general_news_tagged_without_the_encoder(tmp_path, tiny_model_dir):
+    import json
+
+    from healthtag.training.bench_tag import gated_without_network
+    from support import ARTICLE
+
+    sports = "本报讯 昨日，市足球协会举办青少年足球联赛开幕式，来自全市的32支球队参加比赛。决赛定于八月举行。"
+    path = tmp_path / "mixed.jsonl"
+    rows = [{"id": "a", "title": "青少年足球联赛开幕", "text": sports}, {"id": "b", "title": "义诊进乡村", "text": ARTICLE}]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    assert gated_without_network(tiny_model_dir, path) == (1, 2)

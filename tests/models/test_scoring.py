@@ -165,3 +165,71 @@ def test_only_passing_mentions_are_discounted():
     assert out[0, :2] == pytest.approx([0.45, 0.9])
     with pytest.raises(ValueError, match="flat_rules"):      # without the flat vote no mention counts as passing
         combine_scores(network, graded, "max_mean_gate", gate_column=2, rules_alone_weight=0.75)
+
+
+SPORTS = "本报讯 昨日，市足球协会举办青少年足球联赛开幕式，来自全市的32支球队参加比赛。比赛将持续两个月，决赛定于八月在市体育中心举行。"
+
+
+class RecordingNetwork(FixedNetwork):
+    """FixedNetwork that remembers which articles it was asked to score."""
+
+    def __init__(self, labels: list[str], value: float) -> None:
+        super().__init__(labels, value)
+        self.seen: list[str] = []
+
+    def run_network(self, articles):
+        self.seen += [a.id for a in articles]
+        return super().run_network(articles)
+
+
+def mixed_batch():
+    return [article_from_record({"id": "sports", "title": "青少年足球联赛开幕", "text": SPORTS}, "t"),
+            article_from_record({"id": "clinic", "title": "义诊进乡村", "text": TEXT}, "t")]
+
+
+@pytest.mark.parametrize("network_value", [0.0, 1.0])
+def test_network_is_left_out_only_where_the_rules_gate_decides_alone(taxonomy, network_value):
+    labels = [lab.id for lab in taxonomy.all_labels]
+    net = RecordingNetwork(labels, network_value)
+    scorer = Scorer(taxonomy, labels, CombineSettings("max_mean_gate"), network=net)
+    arts = mixed_batch()
+    whole = scorer.score(arts)
+    skipped = scorer.score(arts, skip_gated_at=0.05)
+    assert net.seen == ["sports", "clinic", "clinic"]                 # the second call left the sports report out
+    assert skipped.network_ran.tolist() == [False, True]
+    assert np.isnan(skipped.network[0]).all() and skipped.sentence[0] is None
+    assert np.array_equal(skipped.combined[1], whole.combined[1])
+    full, fast = decide_batch(whole, {"non_health": 0.05}), decide_batch(skipped, {"non_health": 0.05})
+    assert [(d.health, d.topics) for d in fast] == [(d.health, d.topics) for d in full]
+    assert (full[0].health, full[0].topics) == (False, [])
+    assert fast[0].disagreement == [] and fast[1].disagreement == full[1].disagreement
+
+
+def test_network_runs_where_its_answer_could_still_matter(taxonomy):
+    labels = [lab.id for lab in taxonomy.all_labels]
+    arts = mixed_batch()
+    for combine, threshold in (("max_network_gate", 0.05),   # the network's gate alone decides
+                               ("max_mean_gate", 0.6),       # the rules' 0.99 averaged with 0 is under 0.6
+                               ("max_mean_gate", 0.47)):     # 0.495 would be near 0.47 (review hint)
+        net = RecordingNetwork(labels, 0.0)
+        scores = Scorer(taxonomy, labels, CombineSettings(combine), network=net).score(arts, skip_gated_at=threshold)
+        assert net.seen == ["sports", "clinic"], (combine, threshold)
+        assert scores.network_ran is None
+
+
+def test_a_general_news_articles_disagreement_speaks_of_the_gate_only(taxonomy):
+    labels = [lab.id for lab in taxonomy.all_labels]
+    scores = Scorer(taxonomy, labels, CombineSettings("max_mean_gate"), network=FixedNetwork(labels, 0.0)).score(
+        mixed_batch())
+    decisions = decide_batch(scores, {"non_health": 0.05})
+    assert not decisions[0].health and decisions[0].disagreement == ["non_health"]  # rules: general news; network: not
+    assert decisions[1].health and "non_health" not in decisions[1].disagreement
+
+
+def test_near_threshold_is_measured_in_log_odds():
+    from healthtag.models.scoring import near_threshold
+
+    assert near_threshold(0.53, 0.5) and near_threshold(0.47, 0.5) and not near_threshold(0.56, 0.5)
+    assert near_threshold(0.045, 0.05) and near_threshold(0.058, 0.05)
+    assert not near_threshold(0.0, 0.05) and not near_threshold(0.001, 0.05)   # a fixed 0.05 called these near
+    assert not near_threshold(float("nan"), 0.5)
