@@ -389,9 +389,11 @@ def _tag_on_ray(paths, output, model, rules_only, summarizer, batch_size, resume
                                    parquet=parquet, progress=bar.update, runtime=runtime, precision=precision)
     except RayEngineError as exc:
         raise _fail(str(exc), exc) from exc
-    log.info("tagged %d articles (%d with errors) into %d shards in %s in %.1f s%s", summary.records, summary.errors,
+    gated = (f"; {summary.gated_without_network} excluded as general news by the rules' health gate alone, without"
+             " the encoder") if summary.gated_without_network else ""
+    log.info("tagged %d articles (%d with errors) into %d shards in %s in %.1f s%s%s", summary.records, summary.errors,
              len(summary.shards), output, summary.seconds,
-             f"; {summary.skipped_units} of {summary.units} units were already complete" if resume else "")
+             f"; {summary.skipped_units} of {summary.units} units were already complete" if resume else "", gated)
     if summary.errors:
         raise typer.Exit(EXIT_PARTIAL)
 

@@ -51,6 +51,7 @@ class RaySummary:
     skipped_units: int = 0          # already complete in OUT_DIR (resume)
     records: int = 0
     errors: int = 0
+    gated_without_network: int = 0  # general news the rules' gate excluded alone, tagged without the encoder
     shards: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -152,6 +153,7 @@ class TagActor:
         keys = [u["key"] for u in units]
         lines: list[bytes] = []
         errors = 0
+        gated_before = self.predictor.gated_without_network
         for unit in units:
             for rec in self.records_of(unit):
                 lines.append(json_line(rec))
@@ -161,7 +163,8 @@ class TagActor:
         if self.parquet:
             write_atomically(self.out_dir / (name[:-6] + ".parquet"), parquet_bytes(lines))
         write_atomically(self.out_dir / name, b"".join(lines))  # last: the JSONL shard marks the batch complete
-        return {"shard": [name], "units": [len(units)], "records": [len(lines)], "errors": [errors]}
+        return {"shard": [name], "units": [len(units)], "records": [len(lines)], "errors": [errors],
+                "gated": [self.predictor.gated_without_network - gated_before]}
 
 
 NESTED_FIELDS = ("labels", "keyphrases", "rule_hits", "disagreement", "warnings", "rule_spans", "near_threshold")
@@ -247,6 +250,7 @@ def tag_with_ray(inputs: list[str], out_dir: str | Path, *, model: str | Path | 
         for row in results.iter_rows():
             summary.records += int(row["records"])
             summary.errors += int(row["errors"])
+            summary.gated_without_network += int(row["gated"])
             if progress is not None:
                 progress(int(row["units"]))
     final = completed_units(out)

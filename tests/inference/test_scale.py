@@ -34,9 +34,13 @@ def inputs(tmp_path_factory) -> list[str]:
     return [str(SEEDS), str(base / "articles.jsonl"), str(base / "binary.txt")]
 
 
-def local_lines(inputs: list[str], model: Path, out: Path) -> list[str]:
+def local_lines(inputs: list[str], model: Path, out: Path, gated: list[int] | None = None) -> list[str]:
+    """Records of local tagging, sorted; ``gated`` receives how many it tagged without the encoder."""
+    predictor = Predictor.load(model, batch_size=8)
     with RecordWriter(out, "jsonl") as writer:
-        tag_to_writer(inputs, Predictor.load(model, batch_size=8), writer)
+        tag_to_writer(inputs, predictor, writer)
+    if gated is not None:
+        gated.append(predictor.gated_without_network)
     return sorted(out.read_text(encoding="utf-8").splitlines())
 
 
@@ -45,11 +49,13 @@ def shard_lines(out_dir: Path) -> list[str]:
 
 
 def test_ray_records_equal_local_records_and_resume(ray_local, inputs, tiny_model_dir, tmp_path):
-    expected = local_lines(inputs, tiny_model_dir, tmp_path / "local.jsonl")
+    gated: list[int] = []
+    expected = local_lines(inputs, tiny_model_dir, tmp_path / "local.jsonl", gated)
     assert len(expected) > 300 and any('"error": null' not in x for x in expected)
     out = tmp_path / "ray"
     summary = tag_with_ray(inputs, out, model=tiny_model_dir, workers=2, batch_size=8)
     assert shard_lines(out) == expected                              # same records, byte for byte
+    assert summary.gated_without_network == gated[0] > 0              # the same articles skipped the encoder
     ids = [r["id"] for r in read_shards(out)]
     assert len(ids) == len(set(ids)) == len(expected)
     assert summary.errors == sum('"error": null' not in x for x in expected) >= 2
