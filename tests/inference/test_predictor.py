@@ -75,3 +75,20 @@ def test_tagging_leaves_the_network_out_only_where_it_cannot_change_a_record(pre
             assert not b["health"] and b["disagreement"] == []
             a.pop("disagreement"), b.pop("disagreement")
         assert a == b
+
+
+def test_review_hints_of_general_news_speak_of_the_gate_only(predictor):
+    """A general-news record's topics are never tagged, so neither hint may name one of them."""
+    from healthtag.inference.segment import article_from_record
+    from healthtag.models.scoring import near_threshold
+
+    arts = [article_from_record({"id": a.id, "title": a.title or "", "text": a.text}, "t")
+            for path in sorted(SEEDS.glob("*.txt"))
+            for a in predictor.predict_page(path.read_text(encoding="utf-8"), source=path.stem)]
+    preds, scores = predictor.predict_with_scores(arts)
+    assert any(not p.health for p in preds) and any(p.health for p in preds)
+    for i, p in enumerate(preds):
+        if not p.health:
+            assert set(p.near_threshold) <= {"non_health"} and set(p.disagreement) <= {"non_health"}
+        row = scores.row(i)
+        assert all(near_threshold(row[lab], predictor.thresholds.get(lab, 0.5)) for lab in p.near_threshold)
