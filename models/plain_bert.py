@@ -233,10 +233,10 @@ def load_plain_bert(directory: Path, num_layers: int | None = None) -> PlainBert
     own = model.state_dict()
     with safe_open(str(files[0]), framework="pt") as handle:
         names = {k.removeprefix("bert."): k for k in handle.keys()
-                 if not k.removeprefix("bert.").startswith(("pooler.", "cls."))}
-        unused = {n for n in names if _layer_index(n) is not None and _layer_index(n) >= config.num_hidden_layers}
+                 if not k.removeprefix("bert.").startswith(("pooler.", "cls."))
+                 and _layer_index(k.removeprefix("bert.")) < config.num_hidden_layers}
         missing = sorted(set(own) - set(names))
-        unexpected = sorted(set(names) - set(own) - unused)
+        unexpected = sorted(set(names) - set(own))
         if missing or unexpected:
             raise PlainBertError(f"{files[0]}: weights do not match a BERT encoder "
                                  f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
@@ -245,10 +245,10 @@ def load_plain_bert(directory: Path, num_layers: int | None = None) -> PlainBert
     return model.eval()
 
 
-def _layer_index(name: str) -> int | None:
-    """The layer a weight name belongs to (``encoder.layer.<i>.…``), or None outside the layers."""
+def _layer_index(name: str) -> int:
+    """The layer a weight name belongs to (``encoder.layer.<i>.…``); -1 for weights outside the layers."""
     match = re.match(r"encoder\.layer\.(\d+)\.", name)
-    return int(match.group(1)) if match else None
+    return int(match.group(1)) if match else -1
 
 
 class PlainTokenizer:

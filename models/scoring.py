@@ -86,7 +86,8 @@ class BatchScores:
     """Everything scored for a batch, each matrix [articles × labels] in ``labels`` order.
 
     Where ``network_ran`` is False the rules' health gate excluded the article whatever the network
-    could say, so the network was not run for it: its ``network`` and ``combined`` rows are NaN.
+    could say, so the network was not run for it: its ``network`` row is NaN, and so is its
+    ``combined`` row but for the gate, which holds the lowest value the network could have given it.
     """
 
     labels: list[str]
@@ -157,31 +158,36 @@ class Scorer:
                                  for a, v, f in zip(articles, votes, flat)])
         ran = None
         if will_run:
-            ran = self.needs_network(evidence, rules, skip_gated_at)
+            skipping = skip_gated_at is not None and self._gate >= 0
+            floor = self.gate_floor(evidence, rules) if skipping else None
+            ran = self.needs_network(floor, skip_gated_at) if skipping else np.ones(len(articles), dtype=bool)
             network, sentence = self._run_network_where(articles, ran)
-            ran = None if ran.all() else ran
         network = np.asarray(network, dtype=np.float64).reshape(len(articles), len(self.labels))
         combined = combine_scores(network, evidence, self.combination.combine, self._gate,
                                   self.combination.rules_alone_weight, flat_rules=rules)
-        return BatchScores(self.labels, votes, rules, evidence, network, combined, sentence, ran)
+        if ran is not None and not ran.all():
+            # the gate's value whatever the network says: it already reaches the threshold, so the
+            # one decision rule (`decide`) excludes these articles without a special case
+            combined[~ran, self._gate] = floor[~ran]
+        return BatchScores(self.labels, votes, rules, evidence, network, combined, sentence,
+                           None if ran is None or ran.all() else ran)
 
-    def needs_network(self, evidence: np.ndarray, rules: np.ndarray, gate_threshold: float | None) -> np.ndarray:
-        """False for the articles whose health gate the rules decide whatever the network says.
+    def gate_floor(self, evidence: np.ndarray, rules: np.ndarray) -> np.ndarray:
+        """Per article, the lowest health-gate score any network output could give.
 
         Every combination rule's gate is a maximum, a mean or one of its two inputs, so it is
-        monotone in the network's gate probability: its values at 0 and at 1 bound it.
+        monotone in the network's gate probability: the smaller of its values at 0 and at 1.
         """
-        need = np.ones(len(evidence), dtype=bool)
-        if gate_threshold is None or self._gate < 0:
-            return need
-        lowest = None
-        for probability in (0.0, 1.0):
-            gate = combine_scores(np.full_like(evidence, probability), evidence, self.combination.combine, self._gate,
-                                  self.combination.rules_alone_weight, flat_rules=rules)[:, self._gate]
-            lowest = gate if lowest is None else np.minimum(lowest, gate)
-        for i, value in enumerate(lowest):
-            need[i] = not (value >= gate_threshold and not near_threshold(float(value), gate_threshold))
-        return need
+        at = [combine_scores(np.full_like(evidence, p), evidence, self.combination.combine, self._gate,
+                             self.combination.rules_alone_weight, flat_rules=rules)[:, self._gate] for p in (0.0, 1.0)]
+        return np.minimum(*at)
+
+    @staticmethod
+    def needs_network(gate_floor: np.ndarray, gate_threshold: float) -> np.ndarray:
+        """False for the articles whose health gate the rules decide whatever the network says:
+        their `gate_floor` reaches the threshold, clear of `near_threshold` (so no review hint is lost)."""
+        return np.array([not (v >= gate_threshold and not near_threshold(float(v), gate_threshold))
+                         for v in gate_floor], dtype=bool).reshape(len(gate_floor))
 
     def _run_network_where(self, articles: Sequence[Article], need: np.ndarray):
         """The network's outputs for the articles that need them; NaN rows and None salience elsewhere.
@@ -217,14 +223,9 @@ def decide_batch(scores: BatchScores, thresholds: Mapping[str, float] | None = N
     net_thr = network_thresholds or {}
     out = []
     for i, (health, topics) in enumerate(decided):
-        if not scores.ran(i):
-            if scores.network is not None:
-                health, topics = False, []   # `Scorer.needs_network` skipped it: the gate excludes it
-            out.append(Decision(health, topics, []))
-            continue
-        disagreement = [lab for j, lab in enumerate(scores.labels)
-                        if (health or lab == NON_HEALTH)
-                        and (scores.rules[i, j] >= DEFAULT_THRESHOLD)
-                        != (scores.network[i, j] >= net_thr.get(lab, DEFAULT_THRESHOLD))]
+        disagreement = [] if not scores.ran(i) else [
+            lab for j, lab in enumerate(scores.labels)
+            if (health or lab == NON_HEALTH)
+            and (scores.rules[i, j] >= DEFAULT_THRESHOLD) != (scores.network[i, j] >= net_thr.get(lab, DEFAULT_THRESHOLD))]
         out.append(Decision(health, topics, disagreement))
     return out

@@ -123,7 +123,8 @@ def gated_without_network(model: Path | None, articles: Path) -> tuple[int, int]
         arts = [article_from_record(json.loads(line), str(articles)) for line in fh if line.strip()]
     scorer = Scorer(load_taxonomy(None), config.labels, config.combination)
     scores = scorer.score(arts, network=np.zeros((len(arts), len(config.labels))))
-    need = scorer.needs_network(scores.evidence, scores.rules, config.thresholds.get(NON_HEALTH, DEFAULT_THRESHOLD))
+    need = scorer.needs_network(scorer.gate_floor(scores.evidence, scores.rules),
+                                config.thresholds.get(NON_HEALTH, DEFAULT_THRESHOLD))
     return int((~need).sum()), len(arts)
 
 

@@ -64,7 +64,8 @@ def test_tagging_leaves_the_network_out_only_where_it_cannot_change_a_record(pre
         arts += [article_from_record({"id": a.id, "title": a.title or "", "text": a.text}, "t")
                  for a in predictor.predict_page(path.read_text(encoding="utf-8"), source=path.stem)]
     everywhere, scores = predictor.predict_with_scores(arts)
-    need = predictor.scorer.needs_network(scores.evidence, scores.rules, predictor.thresholds.get("non_health", 0.5))
+    need = predictor.scorer.needs_network(predictor.scorer.gate_floor(scores.evidence, scores.rules),
+                                          predictor.thresholds.get("non_health", 0.5))
     assert not need[0] and need.any()
     before = predictor.gated_without_network
     tagged = list(predictor.predict_articles(arts))
