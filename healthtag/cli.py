@@ -356,9 +356,7 @@ def tag(
     except OutputError as exc:
         raise _fail(str(exc), exc) from exc
     note = f", {summary.skipped} already in {output}" if resume else ""
-    if predictor.gated_without_network:
-        note += (f"; {predictor.gated_without_network} excluded as general news by the rules' health gate alone,"
-                 " without the encoder")
+    note += _gated_note(predictor.gated_without_network)
     log.info("tagged %d articles (%d with errors%s)", summary.written, summary.errors, note)
     if not summary.complete:
         raise typer.Exit(EXIT_PARTIAL)
@@ -375,6 +373,11 @@ def _check_precision(precision: str | None, rules_only: bool) -> None:
         raise _fail("--precision sets the encoder's arithmetic; --rules-only runs no encoder")
 
 
+def _gated_note(count: int) -> str:
+    """The closing line's clause on articles the rules' health gate excluded without the encoder (local and Ray)."""
+    return f"; {count} excluded as general news by the rules' health gate alone, without the encoder" if count else ""
+
+
 def _tag_on_ray(paths, output, model, rules_only, summarizer, batch_size, resume, address, workers, parquet,
                 runtime, precision) -> None:
     from healthtag.inference.scale import RayEngineError, tag_with_ray
@@ -389,8 +392,7 @@ def _tag_on_ray(paths, output, model, rules_only, summarizer, batch_size, resume
                                    parquet=parquet, progress=bar.update, runtime=runtime, precision=precision)
     except RayEngineError as exc:
         raise _fail(str(exc), exc) from exc
-    gated = (f"; {summary.gated_without_network} excluded as general news by the rules' health gate alone, without"
-             " the encoder") if summary.gated_without_network else ""
+    gated = _gated_note(summary.gated_without_network)
     log.info("tagged %d articles (%d with errors) into %d shards in %s in %.1f s%s%s", summary.records, summary.errors,
              len(summary.shards), output, summary.seconds,
              f"; {summary.skipped_units} of {summary.units} units were already complete" if resume else "", gated)

@@ -111,6 +111,7 @@ def gated_without_network(model: Path | None, articles: Path) -> tuple[int, int]
     """
     import numpy as np
 
+    from healthtag.inference.ingest import read_jsonl
     from healthtag.inference.segment import article_from_record
     from healthtag.models.evidence import DEFAULT_THRESHOLD
     from healthtag.models.model_config import read_model_config
@@ -119,8 +120,7 @@ def gated_without_network(model: Path | None, articles: Path) -> tuple[int, int]
     from healthtag.resources import bundled_model_dir
 
     config = read_model_config(model or bundled_model_dir())
-    with open(articles, encoding="utf-8") as fh:
-        arts = [article_from_record(json.loads(line), str(articles)) for line in fh if line.strip()]
+    arts = [article_from_record(rec.article, str(articles)) for rec in read_jsonl(articles) if rec.error is None]
     scorer = Scorer(load_taxonomy(None), config.labels, config.combination)
     scores = scorer.score(arts, network=np.zeros((len(arts), len(config.labels))))
     need = scorer.needs_network(scorer.gate_floor(scores.evidence, scores.rules),
