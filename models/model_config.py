@@ -109,6 +109,9 @@ class FastPath:
     encoder: EncoderSettings
     recipe: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] = field(default_factory=dict)
+    # added to the student's document logits so that on unlabeled pool articles they average
+    # the full path's (`training/student_offset.py`); empty = no correction
+    doc_logit_offset: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

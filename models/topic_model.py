@@ -179,6 +179,18 @@ class TopicSummaryModel:
         tokenizer, encoder = build_article_encoder(settings, allow_pickle=allow_pickle)
         return cls(directory, config, heads, tokenizer, encoder, chosen, precision_override=precision)
 
+    def _doc_logit_offset(self) -> torch.Tensor | None:
+        """The fast path's per-label correction towards the full path's document logits (None: none).
+
+        A shallow student can reproduce the teacher's ranking of articles yet sit a constant
+        distance below it in log-odds on a label; a threshold fitted on the full path's scores
+        then cuts the student's in another place. The offset is measured without labels.
+        """
+        if self.runtime != "fast" or not self.config.fast.doc_logit_offset:
+            return None
+        table = self.config.fast.doc_logit_offset
+        return torch.tensor([float(table.get(lab, 0.0)) for lab in self.labels], dtype=torch.float32)
+
     def tokenize(self, title: str, sentences: Sequence[str]) -> ArticleTokens:
         return tokenize_article(self.tokenizer, title, sentences, self.settings.window, self.settings.overlap)
 
@@ -187,10 +199,12 @@ class TopicSummaryModel:
         """One encoder pass for the batch; both heads read its pooled vectors."""
         tokens = [self.tokenize(a.title, a.sentences) for a in articles]
         pooled = self.encoder.encode(tokens)
+        offset = self._doc_logit_offset()
         docs, sentences = [], []
         for art, p in zip(articles, pooled):
             doc = p.doc[None, :]
-            docs.append(torch.sigmoid(self.heads.doc_logits(doc))[0].numpy().astype(np.float64))
+            logits = self.heads.doc_logits(doc)[0]
+            docs.append(torch.sigmoid(logits if offset is None else logits + offset).numpy().astype(np.float64))
             n = len(art.sentences)
             if n:
                 sal = torch.sigmoid(self.heads.sentence_logits(

@@ -30,6 +30,8 @@ class DistillConfig:
     source_weights: dict[str, float] = field(default_factory=dict)   # article source prefix -> how much likelier
                                                                       # its windows are drawn (1 for the rest)
     check_articles: int = 200     # pool articles kept out of training, for the agreement check
+    gate_offset_articles: int = 400   # training-pool articles the gate's logit offset is measured on (0: none;
+                                      # training/student_offset.py)
     fallback: str = "fp32"        # the fast path's arithmetic where bf16 is not native: fp32 or int8
     seed: int = 13                # the window sample and the check split
     student_seed: int | None = None   # the student's batch order; None = ``seed``. Apart from ``seed`` so that
@@ -43,6 +45,8 @@ class DistillConfig:
         for name in ("windows", "steps", "batch_windows", "check_articles"):
             if getattr(self, name) < 1:
                 raise ValueError(f"distill.{name} must be >= 1, not {getattr(self, name)}")
+        if self.gate_offset_articles < 0:
+            raise ValueError(f"distill.gate_offset_articles must be >= 0, not {self.gate_offset_articles}")
         if self.lr <= 0 or self.warmup < 0:
             raise ValueError("distill.lr must be > 0 and distill.warmup >= 0")
         if not 0.0 <= self.first_window_share <= 1.0:

@@ -387,3 +387,58 @@ def test_recalibrating_keeps_the_fast_path_and_drops_its_stale_validation(distil
     assert written["combination"]["rules_alone_weight"] == 0.6
     fast = TopicSummaryModel.load(copy, runtime="fast")
     assert fast.runtime == "fast" and fast.config.combination.rules_alone_weight == 0.6
+
+
+# ------------------------------------------------------------ the fast path's gate offset
+
+def test_distillation_measures_the_gate_offset_on_training_pool_articles_and_records_it(distilled):
+    from healthtag.training.distill import pool_articles, split_pool
+    from healthtag.training.student_offset import OFFSET_SEED, doc_logits, offset_articles
+
+    model_dir, config = distilled
+    cfg = read_model_config(model_dir)
+    assert set(cfg.fast.doc_logit_offset) == {"non_health"}   # the gate only, by default
+    how = cfg.fast.recipe["doc_logit_offset"]
+    train, check = split_pool(pool_articles(config), config.distill.check_articles, config.distill.seed)
+    assert how["articles"] == min(400, len(train)) and how["seed"] == OFFSET_SEED
+    sample = offset_articles(train, set(cfg.fast.recipe["check_articles"]), 400, OFFSET_SEED)
+    assert not {a.id for a in sample} & {a.id for a in check}   # the agreement check stays out of sample
+    full = doc_logits(TopicSummaryModel.load(model_dir, runtime="full"), sample)
+    fast = doc_logits(TopicSummaryModel.load(model_dir, runtime="fast"), sample)
+    gate = cfg.labels.index("non_health")
+    assert cfg.fast.doc_logit_offset["non_health"] == pytest.approx((full - fast)[:, gate].mean(), abs=1e-3)
+
+
+def test_the_offset_moves_the_fast_paths_gate_logit_and_nothing_else(distilled, tmp_path):
+    from healthtag.inference.ingest import page_from_text
+    from healthtag.inference.segment import segment_page
+
+    model_dir, _ = distilled
+    copy = tmp_path / "m"
+    shutil.copytree(model_dir, copy)
+    cfg = read_model_config(copy)
+    cfg.fast.doc_logit_offset = {}
+    write_model_config(copy, cfg)
+    articles = [a for a in segment_page(page_from_text(PAGE, "p")) if a.kind == "article"]
+    plain_fast = TopicSummaryModel.load(copy, runtime="fast").run_network(articles)
+    plain_full = TopicSummaryModel.load(copy, runtime="full").run_network(articles)
+    cfg.fast.doc_logit_offset = {"non_health": 2.0}
+    write_model_config(copy, cfg)
+    shifted_fast = TopicSummaryModel.load(copy, runtime="fast").run_network(articles)
+    shifted_full = TopicSummaryModel.load(copy, runtime="full").run_network(articles)
+    gate = cfg.labels.index("non_health")
+    logit = lambda p: np.log(p / (1 - p))   # noqa: E731
+    assert logit(shifted_fast.doc[:, gate]) == pytest.approx(logit(plain_fast.doc[:, gate]) + 2.0, abs=1e-3)
+    assert np.array_equal(np.delete(shifted_fast.doc, gate, 1), np.delete(plain_fast.doc, gate, 1))
+    assert np.array_equal(shifted_full.doc, plain_full.doc)   # the full path is never corrected
+    assert all(np.array_equal(a, b) for a, b in zip(shifted_fast.sentence, plain_fast.sentence))
+
+
+def test_mean_offset_names_its_labels():
+    from healthtag.training.student_offset import mean_offset
+
+    full, fast = np.array([[1.0, 0.0], [3.0, 2.0]]), np.array([[0.0, 0.5], [2.0, 0.5]])
+    assert mean_offset(full, fast, ["tcm", "non_health"], "non_health") == {"non_health": 0.5}
+    assert mean_offset(full, fast, ["tcm", "non_health"], "all") == {"tcm": 1.0, "non_health": 0.5}
+    with pytest.raises(ValueError):
+        mean_offset(full, fast, ["tcm", "non_health"], "topics")
