@@ -221,6 +221,20 @@ def build(args: argparse.Namespace, vote_settings: VoteSettings = DEFAULT_VOTES)
     log.info("label-model labels: %s", dict(counts.most_common()))
 
 
+def pool_articles(config) -> list[Article]:
+    """The unlabeled pool the training config names (seed pages, corpora, inews, People's Daily), gold ids left out."""
+    data = config.data
+    articles = list(seed_articles(Path(data.seeds) if data.seeds else bundled_seeds_dir()))
+    for corpus in [c for c in [data.corpus, *data.extra_corpora] if c]:
+        articles += list(corpus_articles(Path(corpus)))
+    if not data.no_inews:
+        articles += list(inews_articles(limit=data.inews_limit))
+    if data.peoples_daily:
+        articles += list(peoples_daily_articles(data.peoples_daily))
+    excluded = gold_ids(data.exclude_gold)
+    return [a for a in articles if a.id not in excluded and (a.text.strip() or a.title.strip())]
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="data/weak", help="output folder (dataset/, label_model.json, label_names.json)")

@@ -50,6 +50,7 @@ from healthtag.text.article import Article
 from torch import nn
 from tqdm import tqdm
 
+from .build_weak_dataset import pool_articles  # also the pool of fast_check and student_offset
 from .distill_config import DistillConfig
 from .ffn_pruning import prune_student_ffn
 from .window_rows import window_rows
@@ -283,24 +284,6 @@ def train_student(student: nn.Module, heads: MultiTaskHeads, data: TeacherWindow
 
 
 # ------------------------------------------------------------ the recipe
-
-def pool_articles(config) -> list[Article]:
-    """The unlabeled pool the training config names (seed pages, corpora, inews, People's Daily), gold ids left out."""
-    from healthtag.resources import bundled_seeds_dir
-
-    from .build_weak_dataset import corpus_articles, gold_ids, inews_articles, peoples_daily_articles, seed_articles
-
-    data = config.data
-    articles = list(seed_articles(Path(data.seeds) if data.seeds else bundled_seeds_dir()))
-    for corpus in [c for c in [data.corpus, *data.extra_corpora] if c]:
-        articles += list(corpus_articles(Path(corpus)))
-    if not data.no_inews:
-        articles += list(inews_articles(limit=data.inews_limit))
-    if data.peoples_daily:
-        articles += list(peoples_daily_articles(data.peoples_daily))
-    excluded = gold_ids(data.exclude_gold)
-    return [a for a in articles if a.id not in excluded and (a.text.strip() or a.title.strip())]
-
 
 def split_pool(articles: Sequence[Article], check: int, seed: int) -> tuple[list[Article], list[Article]]:
     """(training articles, check articles): the check articles are never distilled on."""

@@ -143,7 +143,7 @@ def _mean_sd(values: np.ndarray) -> dict:
 
 
 def run_check(config, model_dir: Path | None = None, precision: str | None = None) -> dict:
-    from .distill import pool_articles
+    from .build_weak_dataset import pool_articles
 
     model_dir = Path(model_dir or config.out)
     cfg = read_model_config(model_dir)

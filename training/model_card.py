@@ -69,6 +69,17 @@ def _narrowed(recipe: dict) -> str:
             if size else "")
 
 
+def _offset_line(fast) -> list[str]:
+    """How the student's document logits are shifted onto the teacher's (nothing where they are not)."""
+    if not fast.doc_logit_offset:
+        return []
+    how = fast.recipe.get("doc_logit_offset", {})
+    shifts = ", ".join(f"`{lab}` {value:+.3f}" for lab, value in fast.doc_logit_offset.items())
+    return [f"- Document logits shifted onto the full path's: {shifts}, the mean difference of the two paths' logits "
+            f"on {how.get('articles', '?')} unlabeled pool articles outside the check articles (no label read; "
+            "`python -m healthtag.training.student_offset --config configs/default.yaml`)."]
+
+
 def _fast_path_section(config: ModelConfig) -> list[str]:
     """The fast runtime: how it was distilled and every validation run recorded for it."""
     fast = config.fast
@@ -86,6 +97,7 @@ def _fast_path_section(config: ModelConfig) -> list[str]:
              f"document term `{recipe.get('doc_loss', 'logit_mse')}`, "
              f"{_seeds(recipe)} ({_student_minutes(recipe)} min of student training). Command: "
              "`python -m healthtag.training.distill --config configs/default.yaml`.",
+             *_offset_line(fast),
              "- Validation (`python -m healthtag.training.fast_check --config configs/default.yaml [--precision fp32|int8]`):",
              ""]
     for key, run in fast.validation.items():

@@ -72,7 +72,7 @@ def run_offset(config, model_dir: Path, count: int = 400, seed: int = OFFSET_SEE
     if cfg.fast is None:
         raise SystemExit(f"{model_dir}: no fast path to correct (python -m healthtag.training.distill first)")
     if articles is None:
-        from .distill import pool_articles
+        from .build_weak_dataset import pool_articles
 
         articles = pool_articles(config)
     articles = offset_articles(articles, set(cfg.fast.recipe.get("check_articles", [])), count, seed)

@@ -407,6 +407,8 @@ def test_distillation_measures_the_gate_offset_on_training_pool_articles_and_rec
     fast = doc_logits(TopicSummaryModel.load(model_dir, runtime="fast"), sample)
     gate = cfg.labels.index("non_health")
     assert cfg.fast.doc_logit_offset["non_health"] == pytest.approx((full - fast)[:, gate].mean(), abs=1e-3)
+    assert "Document logits shifted onto the full path's: `non_health`" in (model_dir / "MODEL_CARD.md").read_text(
+        encoding="utf-8")
 
 
 def test_the_offset_moves_the_fast_paths_gate_logit_and_nothing_else(distilled, tmp_path):

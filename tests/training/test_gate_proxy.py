@@ -1,0 +1,43 @@
+"""The engineer-labelled gate proxy: its labels file and its table (no inews package needed)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from healthtag.training.gate_proxy import HIDDEN_HEALTH, HIDDEN_NON_HEALTH, LABELS_FILE, gate_table, load_labels
+
+SHARED_GATE = Path(__file__).resolve().parents[3] / "shared" / "gold" / "gate.jsonl"
+
+
+def test_labels_are_inews_train_articles_with_two_strata_and_no_repeats():
+    rows = load_labels()
+    assert len(rows) == 200 and len({r["id"] for r in rows}) == 200
+    assert sum(r["stratum"] == "A" for r in rows) == 120 and sum(r["stratum"] == "B" for r in rows) == 80
+    assert all(r["id"].startswith("inews-train-") and isinstance(r["health"], bool) for r in rows)
+
+
+def test_a_test_split_id_is_refused(tmp_path):
+    bad = tmp_path / "labels.jsonl"
+    bad.write_text(json.dumps({"id": "inews-test-3", "stratum": "A", "health": True, "unsure": False}) + "\n")
+    with pytest.raises(ValueError, match="train split"):
+        load_labels(bad)
+
+
+@pytest.mark.skipif(not SHARED_GATE.is_file(), reason="../shared/gold/gate.jsonl is not on this machine")
+def test_no_gate_set_article_is_in_the_proxy():
+    gate = {json.loads(line)["id"] for line in SHARED_GATE.read_text(encoding="utf-8").splitlines() if line.strip()}
+    assert not gate & {r["id"] for r in load_labels(LABELS_FILE)}
+
+
+def test_gate_table_counts_and_reweights():
+    health = np.array([True, True, False, False, False])
+    says = np.array([True, False, False, True, False])
+    strata = np.array(["A", "A", "B", "B", "B"])
+    unsure = np.array([False, True, False, False, False])
+    (row,) = gate_table(health, {"model": says}, strata, unsure)
+    assert row["accuracy"] == 0.6 and row["stratum_A"] == 0.5 and row["stratum_B"] == pytest.approx(0.667, abs=1e-3)
+    assert row["sure_only"] == 0.75 and row["health_kept"] == "1/2" and row["general_excluded"] == "2/3"
+    expected = (0.5 * HIDDEN_HEALTH + 2 / 3 * HIDDEN_NON_HEALTH) / (HIDDEN_HEALTH + HIDDEN_NON_HEALTH)
+    assert row["reweighted"] == pytest.approx(expected, abs=1e-3)
