@@ -50,13 +50,20 @@ def window_spans(n_tokens: int, window: int, overlap: int) -> list[tuple[int, in
         start = end - overlap
 
 
+def tokens_in_windows(windows: int, window: int, overlap: int) -> int:
+    """How many content tokens the first ``windows`` windows cover (what `window_spans` lays out)."""
+    size = window - 2
+    return size + (windows - 1) * (size - overlap)
+
+
 def tokenize_article(tokenizer, title: str, sentences: Sequence[str], window: int = 256,
                      overlap: int = 32, prefix: str = PASSAGE_PREFIX,
                      max_tokens: int | None = None) -> ArticleTokens:
     """Segment-wise tokenization plus window layout.
 
-    ``max_tokens`` exists for training only (to bound feature extraction on
-    very long news); inference leaves it ``None`` so no text is dropped.
+    ``max_tokens`` bounds feature extraction on very long news in training, and
+    caps a fast path that encodes only an article's first windows
+    (``EncoderSettings.max_windows``); otherwise no text is dropped.
     """
     segments = [prefix + (title or "")] + list(sentences)
     encoded = tokenizer(segments, add_special_tokens=False)["input_ids"]

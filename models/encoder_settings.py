@@ -31,6 +31,8 @@ class EncoderSettings:
     tuned_layers: str | None = None       # safetensors of top layers fine-tuned on the weak labels (replace the base ones)
     fallback: str = "fp32"                # what bf16 runs as where the CPU has no native bf16: fp32 (the same
                                           # vectors) or int8 (see runtime.int8_linears; only where it was validated)
+    max_windows: int | None = None        # encode only an article's first N windows (None: all); the rules
+                                          # still read all of it (a fast path's setting; docs/speed.md)
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -43,6 +45,8 @@ class EncoderSettings:
             raise ValueError(f"need 0 <= overlap < window, got overlap {self.overlap}, window {self.window}")
         if self.batch_windows < 1:
             raise ValueError(f"batch_windows must be >= 1, not {self.batch_windows}")
+        if self.max_windows is not None and self.max_windows < 1:
+            raise ValueError(f"max_windows must be >= 1 (or absent), not {self.max_windows}")
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)

@@ -25,7 +25,7 @@ import torch
 
 from healthtag.text.article import Article
 
-from .chunking import ArticleTokens, tokenize_article
+from .chunking import ArticleTokens, tokenize_article, tokens_in_windows
 from .model_config import (  # noqa: F401 - re-exported
     MODEL_FORMAT,
     RUNTIMES,
@@ -192,7 +192,9 @@ class TopicSummaryModel:
         return torch.tensor([float(table.get(lab, 0.0)) for lab in self.labels], dtype=torch.float32)
 
     def tokenize(self, title: str, sentences: Sequence[str]) -> ArticleTokens:
-        return tokenize_article(self.tokenizer, title, sentences, self.settings.window, self.settings.overlap)
+        s = self.settings
+        cap = tokens_in_windows(s.max_windows, s.window, s.overlap) if s.max_windows else None
+        return tokenize_article(self.tokenizer, title, sentences, s.window, s.overlap, max_tokens=cap)
 
     @torch.inference_mode()
     def run_network(self, articles: Sequence[Article]) -> NetworkOutput:
@@ -209,6 +211,8 @@ class TopicSummaryModel:
             if n:
                 sal = torch.sigmoid(self.heads.sentence_logits(
                     p.sentences, doc.expand(n, -1), position_features(n, [len(s) for s in art.sentences]))).numpy()
+                if self.settings.max_windows:   # sentences past the encoded windows were never read: not abstract material
+                    sal = np.where(np.asarray(p.sentence_tokens) > 0, sal, 0.0)
             else:
                 sal = np.zeros(0, dtype=np.float32)
             sentences.append(sal.astype(np.float64))

@@ -24,3 +24,20 @@ def test_long_article_is_not_truncated(tiny_encoder_dir):
     assert art.n_tokens > 62 * 10 and len(art.windows) > 10
     assert all(c >= 1 for c in art.coverage)
     assert set(art.segment_of_token) == set(range(401))
+
+
+def test_tokens_in_windows_is_exactly_what_that_many_windows_cover():
+    from healthtag.models.chunking import tokens_in_windows, window_spans
+
+    for window, overlap in ((256, 32), (64, 8), (16, 0)):
+        for k in (1, 2, 5):
+            n = tokens_in_windows(k, window, overlap)
+            assert len(window_spans(n, window, overlap)) == k and len(window_spans(n + 1, window, overlap)) == k + 1
+
+
+def test_a_window_cap_below_one_is_refused():
+    from healthtag.models.encoder_settings import EncoderSettings
+
+    with pytest.raises(ValueError, match="max_windows"):
+        EncoderSettings(max_windows=0)
+    assert EncoderSettings(max_windows=3).max_windows == 3

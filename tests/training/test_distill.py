@@ -444,3 +444,29 @@ def test_mean_offset_names_its_labels():
     assert mean_offset(full, fast, ["tcm", "non_health"], "all") == {"tcm": 1.0, "non_health": 0.5}
     with pytest.raises(ValueError):
         mean_offset(full, fast, ["tcm", "non_health"], "topics")
+
+
+def test_a_fast_path_capped_at_one_window_reads_no_further_and_never_abstracts_unread_sentences(distilled, tmp_path):
+    from healthtag.inference.ingest import page_from_text
+    from healthtag.inference.segment import segment_page
+
+    model_dir, _ = distilled
+    copy = tmp_path / "m"
+    shutil.copytree(model_dir, copy)
+    cfg = read_model_config(copy)
+    cfg.fast.encoder = replace(cfg.fast.encoder, max_windows=1)
+    write_model_config(copy, cfg)
+    capped, full = TopicSummaryModel.load(copy, runtime="fast"), TopicSummaryModel.load(copy, runtime="full")
+    articles = [a for a in segment_page(page_from_text(PAGE, "p")) if a.kind == "article"]
+    long = max(articles, key=lambda a: len(full.tokenize(a.title, a.sentences).windows))
+    assert len(full.tokenize(long.title, long.sentences).windows) > 1        # the fixture's window is small
+    tokens = capped.tokenize(long.title, long.sentences)
+    assert len(tokens.windows) == 1
+    unread = [k for k in range(len(long.sentences)) if k + 1 not in set(tokens.segment_of_token)]
+    assert unread
+    out = capped.run_network([long])
+    assert all(out.sentence[0][k] == 0.0 for k in unread)
+    assert len(full.tokenize(long.title, long.sentences).windows) > 1   # the full path reads everything
+    record = Predictor.load(copy).predict(long.text, long.title)
+    assert record.summary and not any(long.sentences[k].strip() and long.sentences[k].strip() in record.summary
+                                      for k in unread if len(long.sentences[k].strip()) > 8)
