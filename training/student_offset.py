@@ -5,8 +5,8 @@ about half a unit of log-odds below it on every kind of text looked at (pool art
 reports, general news): it calls articles health a little more readily. The shipped gate
 threshold is fitted on the full path's scores, so on the fast path it cuts in another place,
 and general news that mentions a hospital passes more often. The correction is the mean
-X
-(the fast path's check articles stay untouched, so its agreement figures remain out of sample);
+difference of the two paths' document logits on pool articles the distillation drew its windows
+from (the fast path's check articles stay untouched, so its agreement figures remain out of sample);
 no label is read.
 
     python -m healthtag.training.student_offset --config configs/default.yaml [--model DIR]
