@@ -470,3 +470,10 @@ def test_a_fast_path_capped_at_one_window_reads_no_further_and_never_abstracts_u
     record = Predictor.load(copy).predict(long.text, long.title)
     assert record.summary and not any(long.sentences[k].strip() and long.sentences[k].strip() in record.summary
                                       for k in unread if len(long.sentences[k].strip()) > 8)
+
+
+def test_measuring_an_offset_for_a_model_without_a_fast_path_is_a_clear_error(tiny_model_dir: Path, tiny_config_path):
+    from healthtag.training.student_offset import run_offset
+
+    with pytest.raises(SystemExit, match="no fast path to correct"):
+        run_offset(load_train_config(tiny_config_path), tiny_model_dir, articles=[])
