@@ -34,7 +34,7 @@ from .model_config import (  # noqa: F401 - re-exported
     read_model_config,
     write_model_config,
 )
-from .multitask import MultiTaskHeads, position_features
+from .multitask import MultiTaskHeads, PooledArticle, position_features
 from .runtime import EncoderSettings, build_article_encoder, describe_precision, resolve_precision
 
 
@@ -78,6 +78,7 @@ class TopicSummaryModel:
         self.tokenizer = tokenizer
         self.encoder = encoder
         self.runtime = runtime
+        self._offset = self._doc_logit_offset()
 
     @property
     def settings(self) -> EncoderSettings:
@@ -196,23 +197,24 @@ class TopicSummaryModel:
         cap = tokens_in_windows(s.max_windows, s.window, s.overlap) if s.max_windows else None
         return tokenize_article(self.tokenizer, title, sentences, s.window, s.overlap, max_tokens=cap)
 
+    def encode(self, articles: Sequence[Article]) -> list[PooledArticle]:
+        """The pooled article and sentence vectors of this runtime's encoder (one pass for the batch)."""
+        return self.encoder.encode([self.tokenize(a.title, a.sentences) for a in articles])
+
     @torch.inference_mode()
     def run_network(self, articles: Sequence[Article]) -> NetworkOutput:
         """One encoder pass for the batch; both heads read its pooled vectors."""
-        tokens = [self.tokenize(a.title, a.sentences) for a in articles]
-        pooled = self.encoder.encode(tokens)
-        offset = self._doc_logit_offset()
         docs, sentences = [], []
-        for art, p in zip(articles, pooled):
+        for art, p in zip(articles, self.encode(articles)):
             doc = p.doc[None, :]
             logits = self.heads.doc_logits(doc)[0]
-            docs.append(torch.sigmoid(logits if offset is None else logits + offset).numpy().astype(np.float64))
+            docs.append(torch.sigmoid(logits if self._offset is None else logits + self._offset).numpy().astype(np.float64))
             n = len(art.sentences)
             if n:
                 sal = torch.sigmoid(self.heads.sentence_logits(
                     p.sentences, doc.expand(n, -1), position_features(n, [len(s) for s in art.sentences]))).numpy()
-                if self.settings.max_windows:   # sentences past the encoded windows were never read: not abstract material
-                    sal = np.where(np.asarray(p.sentence_tokens) > 0, sal, 0.0)
+                # a sentence the encoder never read (past a window cap) has no vector: not abstract material
+                sal = np.where(np.asarray(p.sentence_tokens) > 0, sal, 0.0)
             else:
                 sal = np.zeros(0, dtype=np.float32)
             sentences.append(sal.astype(np.float64))

@@ -370,9 +370,7 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
     if settings.gate_offset_articles:
         from .student_offset import run_offset
 
-        offset = run_offset(config, model_dir, settings.gate_offset_articles, articles=articles)
-        log.info("fast-path gate offset (full − fast document logit on %d pool articles): %s",
-                 min(settings.gate_offset_articles, len(articles)), offset)
+        run_offset(config, model_dir, settings.gate_offset_articles, articles=articles)
     refresh_model_card(model_dir)
     log.info("fast path written: %s (%d layers from teacher layers %s), %.0f min", layers_path,
              len(settings.layers_from), settings.layers_from, (time.perf_counter() - started) / 60)

@@ -185,7 +185,7 @@ def evaluate_rules_on_file(gold_path: Path, taxonomy: Taxonomy, label_model_path
     return evaluate_rules(gold, taxonomy, None, extra)
 
 
-def gate_verdicts(gate: GoldSet, dev: GoldSet, dev_scores: BatchScores | None, gate_scores: BatchScores,
+def gate_verdicts(gate: GoldSet, dev: GoldSet | None, dev_scores: BatchScores | None, gate_scores: BatchScores,
                   taxonomy: Taxonomy, label_model: LabelModel, config=None,
                   fitted_on: tuple[BatchScores, BatchScores] | None = None) -> dict[str, list[bool]]:
     """Per row of the table, whether it calls each gate-set article general news.
@@ -195,21 +195,26 @@ def gate_verdicts(gate: GoldSet, dev: GoldSet, dev_scores: BatchScores | None, g
     each gate fold is decided by a threshold fitted on dev plus the other gate
     folds, so the figure stays out of fold. ``fitted_on`` (dev scores, gate scores)
     are the scores those thresholds are fitted on where they are not the ones decided
-    (the fast path is decided with thresholds fitted on the full path's scores).
+    (the fast path is decided with thresholds fitted on the full path's scores). Only that case
+    reads ``dev`` and ``dev_scores``; any other labelled general-news file needs neither.
     """
     out = {"rules": [NON_HEALTH in predicted_labels(each_rule_alone(v, taxonomy)) for v in gate_scores.votes],
            "weighted vote": [NON_HEALTH in predicted_labels(weighted_vote(v, taxonomy)) for v in gate_scores.votes],
            "label model": [NON_HEALTH in predicted_labels(p) for p in label_model.predict_proba(list(gate_scores.votes))]}
-    if config is None or dev_scores is None:
+    if config is None or gate_scores.network is None:
         return out
     j = config.labels.index(NON_HEALTH)
     on_gate = config.calibration.get("gate_digest") == gate.digest
+    if on_gate and (dev is None or dev_scores is None):
+        raise ValueError(f"{gate.path}: the model's gate threshold was fitted on this file, so its verdicts are "
+                         "decided out of fold, which needs dev and dev's scores")
     rows = {"rule evidence": ("evidence", config.evidence_thresholds), "network alone": ("network", config.network_thresholds),
             "model": ("combined", config.thresholds)}
     fit_dev, fit_gate = fitted_on or (dev_scores, gate_scores)
     for name, (which, thresholds) in rows.items():
-        g, d = getattr(gate_scores, which)[:, j], getattr(fit_dev, which)
+        g = getattr(gate_scores, which)[:, j]
         if on_gate:
+            d = getattr(fit_dev, which)
             flags = [False] * len(gate.articles)
             for held in folds(len(gate.articles), 5, 0):
                 held_set = set(held)

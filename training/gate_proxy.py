@@ -27,7 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from healthtag.models.taxonomy import NON_HEALTH
+from healthtag.models.rules import RuleModel
+from healthtag.models.scoring import Scorer
+from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy
+
+from .evaluate import gate_accuracies, gate_by_class, gate_verdicts, score_in_batches
+from .gold import GoldSet
+from .label_model import LabelModel
 
 LABELS_FILE = Path(__file__).resolve().parent / "gate_proxy_labels.jsonl"
 # the hidden general-news part's mix, for a reweighted figure
@@ -59,17 +65,27 @@ def proxy_articles(rows: list[dict]) -> list:
                                 "inews:train") for r in rows]
 
 
-def gate_table(health: np.ndarray, decided: dict[str, np.ndarray], strata: np.ndarray,
+def proxy_gold(rows: list[dict]) -> GoldSet:
+    """The labelled articles as a gold set (``non_health`` or no label), so `evaluate`'s gate rows apply."""
+    return GoldSet(LABELS_FILE, proxy_articles(rows), [set() if r["health"] else {NON_HEALTH} for r in rows],
+                   [None] * len(rows))
+
+
+def gate_table(gold: GoldSet, verdicts: dict[str, list[bool]], strata: np.ndarray,
                unsure: np.ndarray) -> list[dict]:
-    """Per decision rule: accuracy per stratum, on the sure calls, kept/excluded counts, and reweighted."""
+    """Per row of `evaluate`'s gate table: accuracy overall, per stratum and on the sure calls, the
+    health stories kept and general news excluded, and the accuracy reweighted to the hidden set's mix."""
+    health = np.array([NON_HEALTH not in g for g in gold.labels])
+    accuracy, by_class = gate_accuracies(gold, verdicts), gate_by_class(gold, verdicts)
     out = []
-    for name, says_health in decided.items():
-        right = says_health == health
-        kept, excluded = (says_health & health).sum(), (~says_health & ~health).sum()
-        recall, specificity = kept / max(health.sum(), 1), excluded / max((~health).sum(), 1)
-        row = {"rule": name, "accuracy": round(float(right.mean()), 3),
+    for name, flags in verdicts.items():
+        right = (~np.array(flags)) == health
+        c = by_class[name]
+        recall, specificity = c["health_kept"] / max(c["health"], 1), c["general_excluded"] / max(c["general"], 1)
+        row = {"rule": name, "accuracy": round(accuracy[name], 3),
                "sure_only": round(float(right[~unsure].mean()), 3),
-               "health_kept": f"{kept}/{health.sum()}", "general_excluded": f"{excluded}/{(~health).sum()}",
+               "health_kept": f"{c['health_kept']}/{c['health']}",
+               "general_excluded": f"{c['general_excluded']}/{c['general']}",
                "reweighted": round(float((recall * HIDDEN_HEALTH + specificity * HIDDEN_NON_HEALTH)
                                          / (HIDDEN_HEALTH + HIDDEN_NON_HEALTH)), 3)}
         for s in sorted(set(strata.tolist())):
@@ -78,24 +94,22 @@ def gate_table(health: np.ndarray, decided: dict[str, np.ndarray], strata: np.nd
     return out
 
 
-def run(model: Path | None, runtime: str, precision: str | None) -> list[dict]:
-    from healthtag.inference.predictor import Predictor
+def run(model: Path | None, runtime: str, precision: str | None) -> tuple[list[dict], int]:
+    """The gate table for the model directory's chosen runtime, and how many articles it covers."""
+    from healthtag.models.topic_model import TopicSummaryModel
+    from healthtag.resources import bundled_label_model, bundled_model_dir
 
     rows = load_labels()
-    articles = proxy_articles(rows)
-    predictor = Predictor.load(model, runtime=runtime, precision=precision)
-    model_says, rules_says, network_says = [], [], []
-    for start in range(0, len(articles), 16):
-        preds, scores = predictor.predict_with_scores(articles[start:start + 16])
-        gate = scores.labels.index(NON_HEALTH)
-        model_says += [p.health for p in preds]
-        rules_says += (scores.rules[:, gate] < 0.5).tolist()
-        network_says += (scores.network[:, gate] < predictor.network_thresholds.get(NON_HEALTH, 0.5)).tolist()
-    health = np.array([r["health"] for r in rows])
-    decided = {"rules": np.array(rules_says), "network alone": np.array(network_says), "model": np.array(model_says)}
-    table = gate_table(health, decided, np.array([r["stratum"] for r in rows]), np.array([r["unsure"] for r in rows]))
-    print(predictor.model.runtime_note if predictor.model is not None else "rules only")
-    return table
+    gold = proxy_gold(rows)
+    tax = load_taxonomy(None)
+    network = TopicSummaryModel.load(model or bundled_model_dir(), runtime=runtime, precision=precision)
+    scores = score_in_batches(Scorer(tax, network.config.labels, network.config.combination, network=network),
+                              gold.articles)
+    verdicts = gate_verdicts(gold, None, None, scores, tax, LabelModel.load(bundled_label_model(), RuleModel(tax)),
+                             network.config)
+    print(network.runtime_note)
+    strata, unsure = np.array([r["stratum"] for r in rows]), np.array([r["unsure"] for r in rows])
+    return gate_table(gold, verdicts, strata, unsure), len(rows)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -104,9 +118,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runtime", choices=("auto", "fast", "full"), default="auto")
     parser.add_argument("--precision", choices=("bf16", "fp32", "int8"), default=None)
     args = parser.parse_args(argv)
-    table = run(args.model, args.runtime, args.precision)
+    table, count = run(args.model, args.runtime, args.precision)
     keys = ["rule", "accuracy", "stratum_A", "stratum_B", "sure_only", "health_kept", "general_excluded", "reweighted"]
-    print(f"{len(load_labels())} inews-train articles ({LABELS_FILE.name}); reweighted = {HIDDEN_HEALTH} health : "
+    print(f"{count} inews-train articles ({LABELS_FILE.name}); reweighted = {HIDDEN_HEALTH} health : "
           f"{HIDDEN_NON_HEALTH} general, as the hidden set's general-news part")
     print(" | ".join(keys))
     for row in table:

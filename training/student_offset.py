@@ -41,9 +41,8 @@ def doc_logits(model: TopicSummaryModel, articles: Sequence, batch: int = 16) ->
     """[articles × labels] document logits of one runtime, without any offset."""
     rows = []
     for start in range(0, len(articles), batch):
-        chunk = articles[start:start + batch]
-        pooled = model.encoder.encode([model.tokenize(a.title, a.sentences) for a in chunk])
-        rows += [model.heads.doc_logits(p.doc[None, :])[0].float().numpy() for p in pooled]
+        rows += [model.heads.doc_logits(p.doc[None, :])[0].float().numpy()
+                 for p in model.encode(articles[start:start + batch])]
     return np.stack(rows).astype(np.float64)
 
 
@@ -86,7 +85,6 @@ def run_offset(config, model_dir: Path, count: int = 400, seed: int = OFFSET_SEE
         logits[runtime] = doc_logits(model, articles)
     offset = mean_offset(logits["full"], logits["fast"], cfg.labels, which)
     spread = (logits["full"] - logits["fast"]).std(axis=0)
-    cfg = read_model_config(model_dir)
     cfg.fast.doc_logit_offset = offset
     cfg.fast.recipe["doc_logit_offset"] = {
         "articles": count, "seed": seed, "labels": which,
@@ -95,6 +93,8 @@ def run_offset(config, model_dir: Path, count: int = 400, seed: int = OFFSET_SEE
         "date": time.strftime("%Y-%m-%d"),
     }
     write_model_config(model_dir, cfg)
+    log.info("fast-path document logit offset (full − fast, mean over %d pool articles): %s", count,
+             ", ".join(f"{k} {v:+.3f}" for k, v in offset.items()))
     return offset
 
 
@@ -110,9 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     config = load_train_config(args.config)
-    offset = run_offset(config, Path(args.model or config.out), args.articles, args.seed, args.labels)
-    print("fast-path document logit offset (full − fast, mean over pool articles):",
-          ", ".join(f"{k} {v:+.3f}" for k, v in offset.items()))
+    run_offset(config, Path(args.model or config.out), args.articles, args.seed, args.labels)
 
 
 if __name__ == "__main__":

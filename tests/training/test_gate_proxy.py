@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from healthtag.training.gold import GoldSet
 from healthtag.training.gate_proxy import HIDDEN_HEALTH, HIDDEN_NON_HEALTH, LABELS_FILE, gate_table, load_labels
 
 SHARED_GATE = Path(__file__).resolve().parents[3] / "shared" / "gold" / "gate.jsonl"
@@ -36,7 +37,8 @@ def test_gate_table_counts_and_reweights():
     says = np.array([True, False, False, True, False])
     strata = np.array(["A", "A", "B", "B", "B"])
     unsure = np.array([False, True, False, False, False])
-    (row,) = gate_table(health, {"model": says}, strata, unsure)
+    gold = GoldSet(Path("proxy.jsonl"), [], [set() if h else {"non_health"} for h in health], [None] * 5)
+    (row,) = gate_table(gold, {"model": (~says).tolist()}, strata, unsure)   # verdicts say "general news"
     assert row["accuracy"] == 0.6 and row["stratum_A"] == 0.5 and row["stratum_B"] == pytest.approx(0.667, abs=1e-3)
     assert row["sure_only"] == 0.75 and row["health_kept"] == "1/2" and row["general_excluded"] == "2/3"
     expected = (0.5 * HIDDEN_HEALTH + 2 / 3 * HIDDEN_NON_HEALTH) / (HIDDEN_HEALTH + HIDDEN_NON_HEALTH)
