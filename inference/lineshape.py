@@ -86,11 +86,12 @@ MIN_WRAPPED_SHARE = 0.3
 
 
 _WIDE_MARKS = "“”‘’"  # Chinese fonts print curly quotes full width
+_WIDE_CHARS = re.compile(f"[\u2e80-\U0010ffff{_WIDE_MARKS}]")
 
 
 def display_width(text: str) -> int:
     """Columns a line takes in print: 2 for a CJK character or full-width mark, 1 for ASCII."""
-    return sum(2 if ord(c) >= 0x2E80 or c in _WIDE_MARKS else 1 for c in text)
+    return len(text) + len(_WIDE_CHARS.findall(text))
 
 
 def column_width(lines: list[str]) -> int | None:

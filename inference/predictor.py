@@ -70,6 +70,7 @@ def error_prediction(article_id: str, source: str, message: str, title: str = ""
     return Prediction(id=article_id, source=source, title=title, error=message)
 
 
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 _STOP_CHARS = set("的了和与及在对是为将等中上下也其这那有被把从向以于并或而")
 
 
@@ -83,13 +84,12 @@ def keyphrases(text: str, top: int = 5, seed_terms: Iterable[str] = ()) -> list[
         if term not in phrases and "/" not in term and len(term) >= 2:
             phrases.append(term)
     counts: Counter[str] = Counter()
-    for run in re.findall(r"[\u4e00-\u9fff]{2,}", text):
+    for run in _HAN_RUN.findall(text):
         for n in (4, 3, 2):
-            for i in range(len(run) - n + 1):
-                gram = run[i:i + n]
-                if gram[0] not in _STOP_CHARS and gram[-1] not in _STOP_CHARS:
-                    counts[gram] += 1
-    ranked = sorted((g for g, c in counts.items() if c >= 2), key=lambda g: (-counts[g] * len(g), g))
+            counts.update(run[i:i + n] for i in range(len(run) - n + 1))
+    # stop characters are checked on the distinct repeated grams only: far fewer than the grams counted
+    ranked = sorted((g for g, c in counts.items() if c >= 2 and g[0] not in _STOP_CHARS and g[-1] not in _STOP_CHARS),
+                    key=lambda g: (-counts[g] * len(g), g))
     for gram in ranked:
         if len(phrases) >= top:
             break

@@ -25,6 +25,7 @@ import torch
 
 from healthtag.text.article import Article
 
+from .allocator import keep_freed_buffers
 from .chunking import ArticleTokens, tokenize_article, tokens_in_windows
 from .model_config import (  # noqa: F401 - re-exported
     MODEL_FORMAT,
@@ -177,6 +178,7 @@ class TopicSummaryModel:
             else:
                 config.encoder = replace(config.encoder, precision=precision)
         settings = config.fast.encoder if chosen == "fast" else config.encoder
+        keep_freed_buffers()   # before the encoder allocates anything: batches reuse warm memory
         tokenizer, encoder = build_article_encoder(settings, allow_pickle=allow_pickle)
         return cls(directory, config, heads, tokenizer, encoder, chosen, precision_override=precision)
 

@@ -18,6 +18,10 @@ CLOSERS = CLOSE_QUOTES + "）)】]"
 _HSPACE = re.compile(r"[ \u00a0\u3000\u2000-\u200b\u202f\u205f\ufeff\x0b\x0c]+")
 
 
+# the only characters `_safe_nfkc` can change: a page's lines are scanned by the regex engine, not per character in Python
+_NFKC_CANDIDATES = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\u2e80-\u2eff\u2f00-\u2fdf\uf900-\ufaff]")
+
+
 def _safe_nfkc(ch: str) -> str:
     """NFKC only where it cannot change meaning: full-width ASCII letters/digits and
     Kangxi/CJK radicals that OCR and PDF extraction emit instead of the ideograph."""
@@ -36,7 +40,7 @@ def normalize_line(line: str) -> str:
 
     Chinese characters and punctuation are never changed, so `，` stays `，`.
     """
-    line = "".join(_safe_nfkc(c) for c in line)
+    line = _NFKC_CANDIDATES.sub(lambda m: _safe_nfkc(m.group()), line)
     line = _HSPACE.sub(" ", line)
     return line.strip(" \t\r\n")
 

@@ -93,3 +93,15 @@ def test_review_hints_of_general_news_speak_of_the_gate_only(predictor):
             assert set(p.near_threshold) <= {"non_health"} and set(p.disagreement) <= {"non_health"}
         row = scores.row(i)
         assert all(near_threshold(row[lab], predictor.thresholds.get(lab, 0.5)) for lab in p.near_threshold)
+
+
+def test_keyphrases_rank_repeated_grams_after_rule_terms():
+    from healthtag.inference.predictor import keyphrases
+
+    text = "家庭医生签约服务。家庭医生上门服务。的健康的健康的健康。义诊活动，义诊活动。"
+    got = keyphrases(text, top=4, seed_terms=["义诊", "健康/卫生", "医"])
+    assert got[0] == "义诊"                        # rule terms first; "a/b" and one-character terms skipped
+    assert "家庭医生" in got                       # the longest repeated gram wins over its parts
+    assert not any(g in ("家庭", "庭医", "医生") for g in got)
+    assert not any(g[0] == "的" or g[-1] == "的" for g in got)   # stop characters never open or close a phrase
+    assert len(got) == 4
