@@ -33,6 +33,8 @@ class EncoderSettings:
                                           # vectors) or int8 (see runtime.int8_linears; only where it was validated)
     max_windows: int | None = None        # encode only an article's first N windows (None: all); the rules
                                           # still read all of it (a fast path's setting; docs/speed.md)
+    int8_layers: list[int] | None = None  # where int8 runs, the layers it quantises (None: every layer;
+                                          # see runtime.int8_linears)
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -45,6 +47,8 @@ class EncoderSettings:
             raise ValueError(f"need 0 <= overlap < window, got overlap {self.overlap}, window {self.window}")
         if self.batch_windows < 1:
             raise ValueError(f"batch_windows must be >= 1, not {self.batch_windows}")
+        if self.int8_layers is not None and (not self.int8_layers or any(k < 0 for k in self.int8_layers)):
+            raise ValueError(f"int8_layers must list layer numbers from 0 (or be absent), not {self.int8_layers}")
         if self.max_windows is not None and self.max_windows < 1:
             raise ValueError(f"max_windows must be >= 1 (or absent), not {self.max_windows}")
 

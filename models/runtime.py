@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
@@ -61,18 +62,22 @@ def describe_precision(requested: str, fallback: str = "fp32", asked: str = "as 
     return f"encoder runs in {running}, {asked}"
 
 
-def int8_linears(model: torch.nn.Module) -> set[str]:
+def int8_linears(model: torch.nn.Module, layers: Sequence[int] | None = None) -> set[str]:
     """The Linears that int8 keeps close: attention projections and the FFN's first matrix.
 
     The FFN's second matrix reads the GELU output, where a few channels are far larger than
     the rest; one int8 scale per row then flattens the others (article vectors of the 7-layer
     encoder at cosine 0.84-0.87 to fp32 when it is quantised too, 0.995-0.997 when it stays fp32).
+    ``layers`` limits them to those encoder layers (None: all): the top layer decides the
+    abstract most, so a student may keep it in fp32.
     """
+    keep = None if layers is None else tuple(f"encoder.layer.{k}." for k in layers)
     return {name for name, module in model.named_modules()
-            if isinstance(module, torch.nn.Linear) and not (name.endswith("output.dense") and ".attention." not in name)}
+            if isinstance(module, torch.nn.Linear) and not (name.endswith("output.dense") and ".attention." not in name)
+            and (keep is None or name.startswith(keep))}
 
 
-def quantize_dynamic_int8(model: torch.nn.Module) -> torch.nn.Module:
+def quantize_dynamic_int8(model: torch.nn.Module, layers: Sequence[int] | None = None) -> torch.nn.Module:
     """Dynamic int8 for `int8_linears` (int8 weights, activations quantised per call), the rest fp32.
 
     Weights get one scale per output row, not one per matrix: a row of small weights then keeps
@@ -84,7 +89,7 @@ def quantize_dynamic_int8(model: torch.nn.Module) -> torch.nn.Module:
         warnings.simplefilter("ignore")
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-        return quantize_dynamic(model, {name: per_channel_dynamic_qconfig for name in int8_linears(model)},
+        return quantize_dynamic(model, {name: per_channel_dynamic_qconfig for name in int8_linears(model, layers)},
                                 dtype=torch.qint8)
 
 
@@ -156,7 +161,7 @@ def build_article_encoder(settings: EncoderSettings, layers: tuple[int, ...] = (
     model.eval()
     precision = resolve_precision(settings.precision, settings.fallback)
     if precision == "int8":
-        model = quantize_dynamic_int8(model)
+        model = quantize_dynamic_int8(model, settings.int8_layers)
     elif precision == "bf16":
         model = model.to(torch.bfloat16)
     tok = encoder.tokenizer

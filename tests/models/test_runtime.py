@@ -53,6 +53,19 @@ def test_int8_keeps_the_second_ffn_matrix_in_float(tiny_encoder_dir):
     assert type(layer.output.dense) is torch.nn.Linear
 
 
+def test_int8_layers_limit_the_quantised_layers(tiny_encoder_dir):
+    import pytest
+
+    settings = EncoderSettings(spec=str(tiny_encoder_dir), precision="int8", window=64, overlap=8, int8_layers=[0])
+    _, quantised = build_article_encoder(settings)
+    first, rest = quantised.model.encoder.layer[0], quantised.model.encoder.layer[1:]
+    assert len(rest) >= 1 and "quantized" in type(first.attention.self.query).__module__
+    assert not any("quantized" in type(m).__module__ for layer in rest for m in layer.modules())
+    assert sum(type(m) is torch.nn.Linear for layer in rest for m in layer.modules()) == 6 * len(rest)
+    with pytest.raises(ValueError, match="int8_layers"):
+        EncoderSettings(int8_layers=[])
+
+
 def test_bf16_vectors_match_fp32_and_int8_runs(tiny_encoder_dir, monkeypatch):
     monkeypatch.setattr(runtime, "bf16_is_fast", lambda: True)   # exercise the bf16 path on any CPU
     base = {"spec": str(tiny_encoder_dir), "window": 64, "overlap": 8}
