@@ -10,6 +10,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 PRECISIONS = ("bf16", "fp32", "int8")
+# settings that change nothing while unset, so `to_dict` leaves them out then (see there)
+LATE_OPTIONAL = ("max_windows", "int8_layers")
 FALLBACKS = ("fp32", "int8")
 
 
@@ -53,7 +55,12 @@ class EncoderSettings:
             raise ValueError(f"max_windows must be >= 1 (or absent), not {self.max_windows}")
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        """The settings as config.json records them and cache keys hash them.
+
+        Settings added after the first model directories (`LATE_OPTIONAL`) are left out while unset, so
+        that adding one keeps every existing feature cache, tuned-layer recipe and model directory valid.
+        """
+        return {k: v for k, v in self.__dict__.items() if not (k in LATE_OPTIONAL and v is None)}
 
     def relative_to(self, base_dir: Path) -> "EncoderSettings":
         """The same settings with relative file paths (kept vocabulary, tuned layers) resolved against ``base_dir``."""

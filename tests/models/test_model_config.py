@@ -100,3 +100,14 @@ def test_other_taxonomy_is_noticed(tmp_path, caplog, tiny_model_dir):
     with caplog.at_level(logging.WARNING, logger="healthtag"):
         Predictor.load(tiny_model_dir, taxonomy=changed)
     assert "differs from the one" in caplog.text
+
+
+def test_unset_late_settings_keep_cache_keys_and_recipes():
+    """A feature cache or tuned-layer recipe hashed before a setting existed must stay valid."""
+    from healthtag.models.encoder_settings import EncoderSettings
+
+    before = {"spec", "kept_vocab", "num_layers", "precision", "window", "overlap", "batch_windows", "tuned_layers",
+              "fallback"}
+    assert set(EncoderSettings().to_dict()) == before
+    assert EncoderSettings(max_windows=4, int8_layers=[0]).to_dict()["int8_layers"] == [0]
+    assert EncoderSettings(max_windows=4).to_dict()["max_windows"] == 4
