@@ -28,6 +28,25 @@ TRIM_THRESHOLD_BYTES = 256 * 1024 * 1024   # free heap top kept before any is re
 _applied: bool | None = None
 
 
+def why_not_tuned(environ: dict[str, str] | None = None) -> str | None:
+    """Why a process with this environment keeps the system allocator's defaults (None: it tunes them).
+
+    `healthtag bench` prints it, since a speed figure depends on it.
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("HEALTHTAG_SYSTEM_MALLOC") == "1":
+        return "HEALTHTAG_SYSTEM_MALLOC=1"
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return "not glibc"
+    return None
+
+
+def describe(environ: dict[str, str] | None = None) -> str:
+    reason = why_not_tuned(environ)
+    return ("glibc keeps freed encoder buffers (HEALTHTAG_SYSTEM_MALLOC=1 turns it off)" if reason is None
+            else f"system defaults ({reason})")
+
+
 def keep_freed_buffers() -> bool:
     """Tune glibc once per process so freed encoder buffers are reused; True where it took effect.
 
@@ -37,9 +56,7 @@ def keep_freed_buffers() -> bool:
     if _applied is not None:
         return _applied
     _applied = False
-    if os.environ.get("HEALTHTAG_SYSTEM_MALLOC") == "1" or platform.system() != "Linux":
-        return _applied
-    if platform.libc_ver()[0] != "glibc":
+    if why_not_tuned() is not None:
         return _applied
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

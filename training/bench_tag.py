@@ -31,6 +31,7 @@ from pathlib import Path
 
 from healthtag.training.preflight import require_file
 
+from healthtag.models.allocator import describe as describe_allocator
 from healthtag.models.cpu_info import FORCE_AVX2, cpu_info, isa_limits
 from healthtag.models.encoder_settings import PRECISIONS
 from healthtag.resources import bundled_seeds_dir
@@ -166,6 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     child = child_runtime(args.model, env, args.precision)
     print(f"model path: {child.path}")
     print(f"torch intra-op threads: {child.threads}")
+    print(f"allocator: {describe_allocator(env)}")
     require_file(args.corpus, "unlabeled corpus (--corpus)")
     tag = [sys.executable, "-m", "healthtag", "tag"]
     model = (["--model", str(args.model)] if args.model else []) + (["--precision", args.precision] if args.precision else [])

@@ -30,3 +30,11 @@ def test_other_platforms_are_left_alone(fresh, monkeypatch):
     monkeypatch.delenv("HEALTHTAG_SYSTEM_MALLOC", raising=False)
     monkeypatch.setattr(allocator.platform, "system", lambda: "Darwin")
     assert fresh.keep_freed_buffers() is False
+
+
+def test_bench_can_say_what_a_child_will_run_with():
+    env = {"HEALTHTAG_SYSTEM_MALLOC": "1"}
+    assert allocator.why_not_tuned(env) == "HEALTHTAG_SYSTEM_MALLOC=1"
+    assert "system defaults" in allocator.describe(env)
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert allocator.why_not_tuned({}) is None and "keeps freed" in allocator.describe({})
