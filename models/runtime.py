@@ -43,7 +43,8 @@ def resolve_precision(requested: str, fallback: str = "fp32") -> str:
     return requested
 
 
-def describe_precision(requested: str, fallback: str = "fp32", asked: str = "as the model's config asks") -> str:
+def describe_precision(requested: str, fallback: str = "fp32", asked: str = "as the model's config asks",
+                       int8_layers: Sequence[int] | None = None) -> str:
     """One line saying which arithmetic the encoder runs in on this CPU, and why.
 
     ``asked`` says who chose a precision that runs as chosen (the model's config, or a user's
@@ -54,7 +55,9 @@ def describe_precision(requested: str, fallback: str = "fp32", asked: str = "as 
         why = ("bf16 kernels are capped off by " + ", ".join(f"{k}={v}" for k, v in limits.items())
                if limits else "this CPU has no native bf16")
         if running == "int8":
-            return (f"encoder runs in int8 (attention and first FFN matrices; the rest fp32): {why}, "
+            where = "" if int8_layers is None else " of layer" + ("s " if len(int8_layers) > 1 else " ") + \
+                ", ".join(str(k) for k in int8_layers)
+            return (f"encoder runs in int8 (attention and first FFN matrices{where}; the rest fp32): {why}, "
                     "and this model validated int8 as its fallback")
         return f"encoder runs in fp32: {why} (same vectors as bf16, slower)"
     if running == "bf16":

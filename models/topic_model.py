@@ -129,7 +129,7 @@ class TopicSummaryModel:
         else:
             path = f"full path ({settings.num_layers or 'all'}-layer encoder)"
         asked = "as requested" if self.precision_override else "as the model's config asks"
-        return f"{path}; {describe_precision(settings.precision, settings.fallback, asked)}"
+        return f"{path}; {describe_precision(settings.precision, settings.fallback, asked, settings.int8_layers)}"
 
     def _validation_note(self) -> str:
         """What the model directory recorded about this path in the requested arithmetic, so a user who

@@ -28,6 +28,7 @@ def test_bf16_falls_back_to_fp32_without_native_support(monkeypatch):
     assert resolve_precision("bf16", "int8") == "int8"   # only where the model names int8 as its fallback
     assert resolve_precision("fp32", "int8") == "fp32"
     assert "int8" in runtime.describe_precision("bf16", "int8") and "validated" in runtime.describe_precision("bf16", "int8")
+    assert "matrices of layer 0;" in runtime.describe_precision("bf16", "int8", int8_layers=[0])
     monkeypatch.setattr(runtime, "bf16_is_fast", lambda: True)
     assert resolve_precision("bf16") == "bf16"
     assert resolve_precision("bf16", "int8") == "bf16"
