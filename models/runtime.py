@@ -92,7 +92,12 @@ def quantize_dynamic_int8(model: torch.nn.Module, layers: Sequence[int] | None =
         warnings.simplefilter("ignore")
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-        return quantize_dynamic(model, {name: per_channel_dynamic_qconfig for name in int8_linears(model, layers)},
+        names = int8_linears(model, layers)
+        missing = [k for k in (layers or ()) if not any(n.startswith(f"encoder.layer.{k}.") for n in names)]
+        if missing:
+            raise ValueError(f"int8_layers {list(layers)}: the encoder has no layer {missing[0]} "
+                             f"({len(model.encoder.layer)} layers, numbered from 0)")
+        return quantize_dynamic(model, {name: per_channel_dynamic_qconfig for name in names},
                                 dtype=torch.qint8)
 
 

@@ -65,6 +65,9 @@ def test_int8_layers_limit_the_quantised_layers(tiny_encoder_dir):
     assert sum(type(m) is torch.nn.Linear for layer in rest for m in layer.modules()) == 6 * len(rest)
     with pytest.raises(ValueError, match="int8_layers"):
         EncoderSettings(int8_layers=[])
+    with pytest.raises(ValueError, match="no layer 40"):
+        build_article_encoder(EncoderSettings(spec=str(tiny_encoder_dir), precision="int8", window=64, overlap=8,
+                                              int8_layers=[0, 40]))
 
 
 def test_bf16_vectors_match_fp32_and_int8_runs(tiny_encoder_dir, monkeypatch):
