@@ -55,8 +55,8 @@ def describe_precision(requested: str, fallback: str = "fp32", asked: str = "as 
         why = ("bf16 kernels are capped off by " + ", ".join(f"{k}={v}" for k, v in limits.items())
                if limits else "this CPU has no native bf16")
         if running == "int8":
-            where = "" if int8_layers is None else " of layer" + ("s " if len(int8_layers) > 1 else " ") + \
-                ", ".join(str(k) for k in int8_layers)
+            plural = "s" if int8_layers and len(int8_layers) > 1 else ""
+            where = f" of layer{plural} {', '.join(map(str, int8_layers))}" if int8_layers else ""
             return (f"encoder runs in int8 (attention and first FFN matrices{where}; the rest fp32): {why}, "
                     "and this model validated int8 as its fallback")
         return f"encoder runs in fp32: {why} (same vectors as bf16, slower)"

@@ -182,16 +182,14 @@ class TopicSummaryModel:
         tokenizer, encoder = build_article_encoder(settings, allow_pickle=allow_pickle)
         return cls(directory, config, heads, tokenizer, encoder, chosen, precision_override=precision)
 
-    def _doc_logit_offset(self) -> torch.Tensor | None:
-        """The fast path's per-label correction towards the full path's document logits (None: none).
+    def _doc_logit_offset(self) -> torch.Tensor:
+        """The fast path's per-label correction towards the full path's document logits (zeros: none).
 
         A shallow student can reproduce the teacher's ranking of articles yet sit a constant
         distance below it in log-odds on a label; a threshold fitted on the full path's scores
         then cuts the student's in another place. The offset is measured without labels.
         """
-        if self.runtime != "fast" or not self.config.fast.doc_logit_offset:
-            return None
-        table = self.config.fast.doc_logit_offset
+        table = self.config.fast.doc_logit_offset if self.runtime == "fast" else {}
         return torch.tensor([float(table.get(lab, 0.0)) for lab in self.labels], dtype=torch.float32)
 
     def tokenize(self, title: str, sentences: Sequence[str]) -> ArticleTokens:
@@ -204,13 +202,22 @@ class TopicSummaryModel:
         return self.encoder.encode([self.tokenize(a.title, a.sentences) for a in articles])
 
     @torch.inference_mode()
+    def doc_logits(self, pooled: Sequence[PooledArticle]) -> list[torch.Tensor]:
+        """Each article's document-head logits, before the fast path's offset.
+
+        One head call per article, not one per batch: a batched product may round differently
+        with the batch's size, and a record must not depend on its batch mates.
+        """
+        return [self.heads.doc_logits(p.doc[None, :])[0] for p in pooled]
+
+    @torch.inference_mode()
     def run_network(self, articles: Sequence[Article]) -> NetworkOutput:
         """One encoder pass for the batch; both heads read its pooled vectors."""
         docs, sentences = [], []
-        for art, p in zip(articles, self.encode(articles)):
+        pooled = self.encode(articles)
+        for art, p, logits in zip(articles, pooled, self.doc_logits(pooled)):
+            docs.append(torch.sigmoid(logits + self._offset).numpy().astype(np.float64))
             doc = p.doc[None, :]
-            logits = self.heads.doc_logits(doc)[0]
-            docs.append(torch.sigmoid(logits if self._offset is None else logits + self._offset).numpy().astype(np.float64))
             n = len(art.sentences)
             if n:
                 sal = torch.sigmoid(self.heads.sentence_logits(

@@ -41,8 +41,7 @@ def doc_logits(model: TopicSummaryModel, articles: Sequence, batch: int = 16) ->
     """[articles × labels] document logits of one runtime, without any offset."""
     rows = []
     for start in range(0, len(articles), batch):
-        rows += [model.heads.doc_logits(p.doc[None, :])[0].float().numpy()
-                 for p in model.encode(articles[start:start + batch])]
+        rows += [logits.float().numpy() for logits in model.doc_logits(model.encode(articles[start:start + batch]))]
     return np.stack(rows).astype(np.float64)
 
 
