@@ -174,6 +174,14 @@ class MultiTaskHeads(nn.Module):
     def doc_logits(self, doc: torch.Tensor) -> torch.Tensor:
         return self.doc(doc)
 
+    def doc_hidden(self, doc: torch.Tensor) -> torch.Tensor:
+        """The document head's hidden layer, what a representation-level regulariser acts on
+        (``doc_logits(x) == doc_output(doc_hidden(x))``; the modules are the same ones)."""
+        return self.doc[:3](doc)
+
+    def doc_output(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.doc[3:](hidden)
+
     def sentence_logits(self, sentences: torch.Tensor, doc_of_sentence: torch.Tensor,
                         positions: torch.Tensor) -> torch.Tensor:
         """``doc_of_sentence`` holds, per sentence row, its article's document vector."""

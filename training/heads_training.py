@@ -10,7 +10,11 @@ the training report compares:
   left out of the loss, since those are the likeliest label errors;
 * self-training: after a round, targets where the network is confident are
   replaced by its own sharpened prediction and a fresh network is trained,
-  which lets it tag articles whose wording no rule lists.
+  which lets it tag articles whose wording no rule lists;
+* a contrastive regulariser in the self-training rounds (COSINE, Yu et al.
+  2021): rows the previous round is sure of on every label pull their hidden
+  states together when they share a label set and apart when they do not, so
+  the head's representation follows the confident labels, not the noisy rest.
 """
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ class HeadTrainingConfig:
     loss_filter_warmup: int = 5       # epochs before filtering starts
     self_training_rounds: int = 0
     self_training_confidence: float = 0.9
+    contrastive_weight: float = 0.0   # COSINE's regulariser in self-training rounds, against the loss summed over labels
     sentence_loss_weight: float = 1.0
     log_every: int = 5
 
@@ -55,6 +60,8 @@ class HeadTrainingConfig:
                 raise ValueError(f"{name} must be in [0, 1), not {value}")
         if self.self_training_rounds < 0 or self.loss_filter_warmup < 0 or self.weight_decay < 0:
             raise ValueError("self_training_rounds, loss_filter_warmup and weight_decay must be >= 0")
+        if self.contrastive_weight < 0:
+            raise ValueError(f"contrastive_weight must be >= 0, not {self.contrastive_weight}")
 
 
 @dataclass
@@ -167,8 +174,30 @@ def _sentence_batch(data: TrainingData, heads: MultiTaskHeads, idx: list[int], d
     return nn.functional.binary_cross_entropy_with_logits(logits, torch.cat(sal))
 
 
+# COSINE's margin: pairs with different label sets are pushed until their hidden states are orthogonal
+CONTRASTIVE_MARGIN = 1.0
+
+
+def contrastive_loss(hidden: torch.Tensor, label_sets: torch.Tensor, sure: torch.Tensor) -> torch.Tensor | None:
+    """COSINE's pairwise term over the batch rows in ``sure``: d = 1 - cos of the hidden states;
+    d^2 for pairs with the same 0/1 label vector, max(0, margin - d)^2 for the others.
+    None where fewer than two rows are sure (nothing to compare)."""
+    rows = sure.nonzero().flatten()
+    if rows.numel() < 2:
+        return None
+    unit = nn.functional.normalize(hidden[rows], dim=-1)
+    distance = 1.0 - unit @ unit.T
+    labels = label_sets[rows]
+    same = (labels[:, None, :] == labels[None, :, :]).all(dim=-1)
+    pair_loss = torch.where(same, distance ** 2, torch.clamp(CONTRASTIVE_MARGIN - distance, min=0.0) ** 2)
+    upper = torch.triu(torch.ones_like(distance, dtype=torch.bool), diagonal=1)
+    return pair_loss[upper].mean()
+
+
 def train_round(data: TrainingData, targets: torch.Tensor, config: HeadTrainingConfig,
-                log: list[dict], round_index: int) -> MultiTaskHeads:
+                log: list[dict], round_index: int, sure: torch.Tensor | None = None) -> MultiTaskHeads:
+    """One round of head training. ``sure`` [N] (self-training rounds only) marks the rows the
+    previous round was confident of on every label: the contrastive term compares those alone."""
     set_seed(config.seed + round_index)
     heads = MultiTaskHeads(data.doc.shape[1], targets.shape[1], config.head_hidden, config.dropout)
     optim = torch.optim.AdamW(heads.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -179,10 +208,15 @@ def train_round(data: TrainingData, targets: torch.Tensor, config: HeadTrainingC
     for epoch in range(config.epochs):
         heads.train()
         random.shuffle(order)
-        totals = {"doc": 0.0, "sentence": 0.0, "dropped": 0}
+        totals = {"doc": 0.0, "sentence": 0.0, "dropped": 0, "contrastive": 0.0}
+        contrasting = config.contrastive_weight > 0 and sure is not None
         for first in range(0, len(order), config.batch_size):
             idx = order[first:first + config.batch_size]
-            logits = heads.doc_logits(data.doc[idx])
+            if contrasting:
+                hidden = heads.doc_hidden(data.doc[idx])
+                logits = heads.doc_output(hidden)
+            else:
+                logits = heads.doc_logits(data.doc[idx])
             loss_matrix = nn.functional.binary_cross_entropy_with_logits(logits, targets[idx], reduction="none")
             loss_matrix = loss_matrix * data.weights[idx, None]
             if config.loss_filter > 0 and epoch >= config.loss_filter_warmup:
@@ -197,6 +231,12 @@ def train_round(data: TrainingData, targets: torch.Tensor, config: HeadTrainingC
             # the sentence head shares no parameter with the document head: skipping it leaves the latter as is
             sent_loss = _sentence_batch(data, heads, idx, data.doc[idx]) if config.sentence_loss_weight > 0 else None
             loss = doc_loss + (config.sentence_loss_weight * sent_loss if sent_loss is not None else 0.0)
+            if contrasting:
+                pairs = contrastive_loss(hidden, (targets[idx] >= 0.5), sure[idx])
+                if pairs is not None:
+                    # the weight is against the loss summed over labels (COSINE's unit), the loop's is a mean
+                    loss = loss + config.contrastive_weight * pairs / targets.shape[1]
+                    totals["contrastive"] += pairs.item() * len(idx)
             optim.zero_grad()
             loss.backward()
             optim.step()
@@ -207,7 +247,8 @@ def train_round(data: TrainingData, targets: torch.Tensor, config: HeadTrainingC
             log.append({"round": round_index, "epoch": epoch + 1,
                         "doc_loss": round(totals["doc"] / len(data), 5),
                         "sentence_loss": round(totals["sentence"] / len(data), 5),
-                        "dropped_targets": totals["dropped"]})
+                        "dropped_targets": totals["dropped"],
+                        **({"contrastive": round(totals["contrastive"] / len(data), 5)} if contrasting else {})})
     heads.eval()
     return heads
 
@@ -230,6 +271,12 @@ def next_round_targets(data: TrainingData, predicted: torch.Tensor, confidence: 
     return torch.where(data.clean[:, None], data.targets, new)
 
 
+def sure_rows(data: TrainingData, predicted: torch.Tensor, confidence: float) -> torch.Tensor:
+    """Rows whose every label the network is confident of (a reviewed row always is)."""
+    confident = ((predicted >= confidence) | (predicted <= 1 - confidence)).all(dim=1)
+    return confident | data.clean
+
+
 def train_heads(data: TrainingData, config: HeadTrainingConfig, run_dir: Path | None = None):
     """All rounds; returns the final heads and the log. Writes log.jsonl and checkpoints to run_dir."""
     from safetensors.torch import save_file
@@ -237,9 +284,9 @@ def train_heads(data: TrainingData, config: HeadTrainingConfig, run_dir: Path | 
     started = time.perf_counter()
     log: list[dict] = []
     targets = data.targets
-    heads = None
+    heads, sure = None, None
     for round_index in range(config.self_training_rounds + 1):
-        heads = train_round(data, targets, config, log, round_index)
+        heads = train_round(data, targets, config, log, round_index, sure)
         if run_dir is not None:
             run_dir.mkdir(parents=True, exist_ok=True)
             save_file(heads.state_dict(), str(run_dir / f"heads-round{round_index}.safetensors"))
@@ -247,7 +294,9 @@ def train_heads(data: TrainingData, config: HeadTrainingConfig, run_dir: Path | 
             predicted = predict_docs(heads, data.doc)
             new_targets = next_round_targets(data, predicted, config.self_training_confidence)
             changed = float(((new_targets >= 0.5) != (targets >= 0.5)).float().mean())
-            log.append({"round": round_index, "self_training_changed_fraction": round(changed, 4)})
+            sure = sure_rows(data, predicted, config.self_training_confidence)
+            log.append({"round": round_index, "self_training_changed_fraction": round(changed, 4),
+                        "sure_rows_fraction": round(float(sure.float().mean()), 4)})
             targets = new_targets
     seconds = time.perf_counter() - started
     if run_dir is not None:
