@@ -14,7 +14,8 @@ following TAXONOMY.md's `non_health` definition:
 The labels were written by one engineer before any model output on these articles was
 looked at; `unsure` marks the calls that could go either way. Nothing was tuned on them.
 Unlike the gate set these articles are in the weak-label pool (the network saw the rules'
-labels for them, never these), so the network's figures here may flatter it.
+labels for them, never these). Heads trained without them give the model's gate the same
+figure (docs/experiments.md, seventeenth session); the network alone scores 0.01 less.
 
     python -m healthtag.training.gate_proxy [--model DIR] [--runtime fast|full] [--precision P]
 """
