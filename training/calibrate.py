@@ -9,6 +9,7 @@ through `healthtag.models.scoring.decide_matrix`, the rule serving uses.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -44,6 +45,40 @@ def fit_thresholds(probs: np.ndarray, gold_sets: Sequence[set[str]], label_names
     return out
 
 
+@dataclass
+class ExtraCalibration:
+    """Gold articles that every topic-threshold fit includes and no fold holds out.
+
+    Why: dev has one to eight positives for most topics, so a threshold fitted on four
+    fifths of it is noisy; labelled articles of the users' own kind (the seed pages)
+    steady it. They are never cross-validated over, so dev's out-of-fold figures stay
+    out of fold. ``probs`` are the scores the thresholds are fitted on (the full path's
+    for a fast path, as for dev). The health gate's threshold never reads them.
+    """
+
+    probs: np.ndarray               # [articles x labels]
+    sets: list[set[str]]            # their gold label sets
+
+    def __post_init__(self) -> None:
+        if len(self.probs) != len(self.sets):
+            raise ValueError(f"extra calibration: {len(self.probs)} score rows for {len(self.sets)} label sets")
+
+
+def fitting_with(extra: ExtraCalibration | None, fit=None):
+    """``fit`` (default `fit_thresholds`) with ``extra``'s articles added to every topic's fit;
+    ``non_health`` keeps the threshold fitted without them."""
+    fit = fit or fit_thresholds
+    if extra is None or not len(extra.sets):
+        return fit
+
+    def fit_with_extra(probs: np.ndarray, gold_sets: Sequence[set[str]], label_names: list[str]) -> dict[str, float]:
+        alone = fit(probs, gold_sets, label_names)
+        joint = fit(np.vstack([probs, extra.probs]), [*gold_sets, *extra.sets], label_names)
+        return {name: alone[name] if name == NON_HEALTH else joint[name] for name in label_names}
+
+    return fit_with_extra
+
+
 def decide_labels(probs: np.ndarray, label_names: list[str], thresholds: dict[str, float]) -> list[set[str]]:
     """Label sets as gold writes them: {'non_health'} or the topics over threshold."""
     return [set(topics) if health else {NON_HEALTH} for health, topics in decide_matrix(probs, label_names, thresholds)]
@@ -56,16 +91,18 @@ def folds(n: int, k: int, seed: int = 0) -> list[list[int]]:
 
 
 def cross_validated_sets(probs: np.ndarray, gold_sets: Sequence[set[str]], label_names: list[str],
-                         k: int = 5, seed: int = 0, fit=None, fit_probs: np.ndarray | None = None) -> list[set[str]]:
+                         k: int = 5, seed: int = 0, fit=None, fit_probs: np.ndarray | None = None,
+                         extra: ExtraCalibration | None = None) -> list[set[str]]:
     """Out-of-fold predictions: each article decided by thresholds fitted without it.
 
     ``fit(probs, gold_sets, label_names) -> thresholds`` defaults to `fit_thresholds`; another
     threshold policy can be compared under exactly the same folds. ``fit_probs`` (same shape as
     ``probs``) are the scores thresholds are fitted on, where they are not the ones decided: a
     model's fast path ships the thresholds fitted on its full path's scores, so that is how
-    its out-of-fold figures must be made too.
+    its out-of-fold figures must be made too. ``extra`` joins every fold's topic fit
+    (`fitting_with`), as it joins the shipped fit.
     """
-    fit = fit or fit_thresholds
+    fit = fitting_with(extra, fit)
     fit_probs = probs if fit_probs is None else fit_probs
     pred: list[set[str] | None] = [None] * len(gold_sets)
     for held in folds(len(gold_sets), k, seed):

@@ -36,6 +36,8 @@ class DataConfig:
     labelled: list[str] = field(default_factory=list)        # reviewed labels (gold format), weighted as clean
     labelled_weight: float = 1.0             # loss weight of a reviewed article relative to a weak one
     unit_labels: bool = False                # also a row per paragraph where a topic rule fires (unit_labels.py)
+    calibration_extra: list[str] = field(default_factory=list)   # more gold (the seed pages) in every topic-threshold
+                                             # fit, never held out of one; the gate's threshold does not read it
 
     def __post_init__(self) -> None:
         if self.inews_limit is not None and self.inews_limit < 0:

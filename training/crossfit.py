@@ -14,7 +14,9 @@ out of fold too).
 
 It reads the run directory that `train` leaves (weak dataset, vector cache);
 dev is the config's calibration gold, and nothing it computes is written into
-a model.
+a model. The config's extra calibration gold (`data.calibration_extra`, the seed
+pages) joins every fold's topic-threshold fit, as it joins the shipped fit, and
+is never held out: the figures stay out of fold for dev.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from healthtag.models.model_config import CombineSettings
 from healthtag.models.scoring import Scorer
 from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy
 
-from .calibrate import decide_labels, fit_thresholds, folds, gate_threshold
+from .calibrate import ExtraCalibration, decide_labels, fitting_with, folds, gate_threshold
 from .config import TrainConfig, load_train_config
 from .features import article_features, extract_features
 from .finetune import encoder_for
@@ -109,6 +111,12 @@ def main(argv: list[str] | None = None) -> None:
     dev_features = article_features(dev.articles, run.settings, cache, "dev vectors")
     gate_features = article_features(gate.articles, run.settings, cache, "gate vectors")
     dev_doc, gate_doc = _doc(dev_features), _doc(gate_features)
+    # the extra calibration gold (seed pages) joins every fold's topic-threshold fit, as it joins the shipped one
+    extra = [load_gold(require_file(p, "extra calibration gold (data.calibration_extra)"))
+             for p in config.data.calibration_extra]
+    extra_articles = [a for more in extra for a in more.articles]
+    extra_labels = [lab for more in extra for lab in more.labels]
+    extra_doc = _doc(article_features(extra_articles, run.settings, cache, "extra calibration vectors")) if extra else None
     tax = load_taxonomy(None)
     # topics and the gate come from the document head alone; the sentence head is not trained here
     training = dataclasses.replace(config.training, sentence_loss_weight=0.0,
@@ -116,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     nh = labels.index(NON_HEALTH)
     dev_votes = Scorer(tax).score(dev.articles).votes         # the rules are applied once, not per fold
     gate_votes = Scorer(tax).score(gate.articles).votes
+    extra_votes = Scorer(tax).score(extra_articles).votes if extra else []
     rules_sets = [set(predicted_labels(each_rule_alone(v, tax))) for v in dev_votes]
     rules_gate = float(np.mean([(NON_HEALTH in set(predicted_labels(each_rule_alone(v, tax)))) == (NON_HEALTH in g)
                                 for v, g in zip(gate_votes, gate.labels)]))
@@ -147,6 +156,7 @@ def main(argv: list[str] | None = None) -> None:
                     heads = _train(reviewed)
                 net_dev = predict_docs(heads, dev_doc).numpy()
                 net_gate = predict_docs(heads, gate_doc).numpy()
+                net_extra = predict_docs(heads, extra_doc).numpy() if extra else None
                 # thresholds need scores the heads did not learn: with reviewed labels, each half of the
                 # training folds is scored by heads trained on the other half's labels only (nested)
                 net_fit = net_dev if not reviewed else _nested_scores(net_dev, dev_doc, train_idx, reviewed,
@@ -157,7 +167,9 @@ def main(argv: list[str] | None = None) -> None:
                     fit = scores if net_fit is net_dev else scorer.score(dev.articles, network=net_fit, votes=dev_votes)
                     gscores = scorer.score(gate.articles, network=net_gate, votes=gate_votes)
                     train_labels = [dev.labels[i] for i in train_idx]
-                    thr = fit_thresholds(fit.combined[train_idx], train_labels, labels)
+                    always = (ExtraCalibration(scorer.score(extra_articles, network=net_extra, votes=extra_votes).combined,
+                                               extra_labels) if extra else None)
+                    thr = fitting_with(always)(fit.combined[train_idx], train_labels, labels)
                     thr[NON_HEALTH] = gate_threshold(fit.combined[train_idx], train_labels,
                                                      gscores.combined[g_train], [gate.labels[i] for i in g_train],
                                                      labels)
@@ -167,7 +179,8 @@ def main(argv: list[str] | None = None) -> None:
                         gate_ok[variant].append((gscores.combined[i, nh] >= thr[NON_HEALTH])
                                                 == (NON_HEALTH in gate.labels[i]))
                     if variant == GATES[0]:
-                        nthr = fit_thresholds(net_fit[train_idx], [dev.labels[i] for i in train_idx], labels)
+                        nthr = fitting_with(ExtraCalibration(net_extra, extra_labels) if extra else None)(
+                            net_fit[train_idx], [dev.labels[i] for i in train_idx], labels)
                         for i, s in zip(held, decide_labels(net_dev[held], labels, nthr)):
                             oof.setdefault("network alone", [None] * len(dev.articles))[i] = s
             reports = {"rules": score_topics("rules", dev.labels, rules_sets, tax.label_ids)}

@@ -34,7 +34,7 @@ from healthtag.models.rules import ArticleVotes, RuleModel
 from healthtag.models.scoring import BatchScores, Scorer
 from healthtag.models.taxonomy import NON_HEALTH, Taxonomy, load_taxonomy
 
-from .calibrate import cross_validated_sets, decide_labels, folds, gate_threshold
+from .calibrate import ExtraCalibration, cross_validated_sets, decide_labels, folds, gate_threshold
 from .gold import GoldError, GoldSet, file_digest, load_gold  # noqa: F401 - load_gold/file_digest are part of this module's API
 from .label_model import LabelModel
 from .preflight import MissingInput, require_file
@@ -251,14 +251,40 @@ def gate_by_class(gate: GoldSet, verdicts: dict[str, list[bool]]) -> dict[str, d
     return out
 
 
-def _full_path_scores(model_dir: Path, tax: Taxonomy, gold: GoldSet, gate: GoldSet | None) -> dict:
-    """The full path's scores of the gold (and gate) articles: what a fast path's thresholds are fitted on."""
+def _full_path_scores(model_dir: Path, tax: Taxonomy, gold: GoldSet, gate: GoldSet | None,
+                      extra: Sequence[GoldSet] = ()) -> dict:
+    """The full path's scores of the gold (gate, extra calibration) articles: what a fast path's thresholds are fitted on."""
     from healthtag.models.topic_model import TopicSummaryModel
 
     full = TopicSummaryModel.load(model_dir, runtime="full")
     scorer = Scorer(tax, full.config.labels, full.config.combination, network=full)
     return {"gold": score_in_batches(scorer, gold.articles),
-            "gate": score_in_batches(scorer, gate.articles) if gate is not None else None}
+            "gate": score_in_batches(scorer, gate.articles) if gate is not None else None,
+            "extra": [score_in_batches(scorer, more.articles) for more in extra]}
+
+
+def _extra_fit_scores(fit_on: dict, extra: Sequence[GoldSet]) -> list[BatchScores]:
+    found = fit_on.get("extra") or []
+    if len(found) != len(extra):
+        raise ValueError(f"threshold-fitting scores for {len(found)} extra calibration files, not {len(extra)}")
+    return found
+
+
+def extra_calibration_sets(calibration: dict, notes: list[str]) -> list[GoldSet]:
+    """The extra gold files a model's topic thresholds were also fitted on (`data.calibration_extra`),
+    where they are still at the recorded path with the recorded content; a note for each that is not,
+    since out-of-fold thresholds on dev are then fitted without it."""
+    found = []
+    for entry in calibration.get("extra", []):
+        path = Path(entry.get("path", entry["file"]))
+        more = load_gold(path) if path.is_file() else None
+        if more is None or more.digest != entry["digest"]:
+            notes.append(f"{entry['file']}, which the shipped topic thresholds were also fitted on, is "
+                         f"{'changed' if more is not None else 'not'} at {path}: out-of-fold thresholds here are fitted "
+                         "without it")
+            continue
+        found.append(more)
+    return found
 
 
 def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudget | None = None,
@@ -305,11 +331,15 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
                          "this path's scores: the shipped thresholds are the full path's, so this is what ships")
     scores = _scored(scorer, gold.articles, (network_scores or {}).get("gold"), gold_path)
     gate_scores = _scored(scorer, gate.articles, (network_scores or {}).get("gate"), gate_path) if gate is not None else None
+    calibrated_here = cfg is not None and cfg.calibration.get("gold_digest") == gold.digest
+    extra = extra_calibration_sets(cfg.calibration, notes) if calibrated_here else []
+    known_extra = (network_scores or {}).get("extra") or [None] * len(extra)
+    extra_scores = [_scored(scorer, more.articles, known, more.path) for more, known in zip(extra, known_extra)]
     if scores_out is not None:
-        scores_out.update(gold=scores, gate=gate_scores)
-    fit_on = {"gold": scores, "gate": gate_scores}
+        scores_out.update(gold=scores, gate=gate_scores, extra=extra_scores, extra_gold=extra)
+    fit_on = {"gold": scores, "gate": gate_scores, "extra": extra_scores}
     if needs_reference:
-        fit_on = reference_scores or _full_path_scores(model_dir, tax, gold, gate)
+        fit_on = reference_scores or _full_path_scores(model_dir, tax, gold, gate, extra)
     reports = rule_reports(scores.votes, gold.labels, tax, label_model)
     if cfg is not None:
         baselines = list(reports)
@@ -317,15 +347,22 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
         rows = {"rule evidence": ("evidence", cfg.evidence_thresholds),
                 "network alone": ("network", cfg.network_thresholds),
                 "model": ("combined", cfg.thresholds)}
-        calibrated_here = cfg.calibration.get("gold_digest") == gold.digest
+        if gold.digest in {e.get("digest") for e in cfg.calibration.get("extra", [])}:
+            notes.append("IN-SAMPLE for the topics: this file is one the shipped topic thresholds were also fitted on "
+                         "(data.calibration_extra); its out-of-fold figures: python -m healthtag.training.crossfit")
         if gold.digest in {r.get("digest") for r in cfg.training.get("reviewed_labels", [])}:
             notes.append("IN-SAMPLE: this model was trained on these labels (reviewed labels); the network and model "
                          "rows are not held out. Out-of-fold figures: python -m healthtag.training.crossfit")
         if calibrated_here:
-            notes.append("model rows use 5-fold cross-validated thresholds: this is the calibration file")
+            notes.append("model rows use 5-fold cross-validated thresholds: this is the calibration file"
+                         + (f"; every fold's topic thresholds are also fitted on {', '.join(m.path.name for m in extra)}"
+                            " (never held out)" if extra else ""))
         for name, (which, thresholds) in rows.items():
             matrix = getattr(scores, which)
-            sets = (cross_validated_sets(matrix, gold.labels, cfg.labels, fit_probs=getattr(fit_on["gold"], which))
+            always = (ExtraCalibration(np.vstack([getattr(sc, which) for sc in _extra_fit_scores(fit_on, extra)]),
+                                       [lab for more in extra for lab in more.labels]) if extra else None)
+            sets = (cross_validated_sets(matrix, gold.labels, cfg.labels, fit_probs=getattr(fit_on["gold"], which),
+                                         extra=always)
                     if calibrated_here else decide_labels(matrix, cfg.labels, thresholds))
             reports.append(score_topics(name, gold.labels, sets, tax.label_ids))
         evidence_kind, combine = cfg.combination.rule_evidence, cfg.combination.combine

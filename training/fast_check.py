@@ -35,6 +35,7 @@ from healthtag.models.model_config import read_model_config, write_model_config
 from healthtag.models.taxonomy import load_taxonomy
 from healthtag.text.article import Article
 
+from .calibrate import ExtraCalibration
 from .gold import load_gold
 from .model_card import refresh_model_card
 
@@ -116,20 +117,21 @@ def rouge_gap(full: Sequence[float], fast: Sequence[float], draws: int = 10000) 
 
 
 def repeated_gap(full: np.ndarray, fast: np.ndarray, gold_labels: list[set[str]], labels: list[str],
-                 label_ids: list[str], seeds: int = 10) -> dict:
+                 label_ids: list[str], seeds: int = 10, extra=None) -> dict:
     """Micro- and macro-F1 of each path's final scores (``full``, ``fast``: dev articles x ``labels``)
     over ``seeds`` fold seeds, and the paired fast - full difference: one seed's folds move dev F1
     by about 0.01, the size of the bar itself, so a single `evaluate` per path cannot say whether the
     gap is within it. In every fold both paths are decided by thresholds fitted on the full path's
     scores of the other folds, as the shipped fast path is decided by the thresholds calibrated on
-    the full path.
+    the full path. ``extra`` (`calibrate.ExtraCalibration`, the full path's scores) joins every
+    fold's topic fit, as it joins the shipped one.
     """
     from .topic_eval import repeated_cv_f1
 
     out: dict = {"seeds": seeds, "thresholds_fitted_on": "full"}
     per_seed = {}
     for runtime, matrix in (("full", full), ("fast", fast)):
-        micro, macro = repeated_cv_f1(matrix, gold_labels, labels, label_ids, seeds=seeds, fit_probs=full)
+        micro, macro = repeated_cv_f1(matrix, gold_labels, labels, label_ids, seeds=seeds, fit_probs=full, extra=extra)
         per_seed[runtime] = (micro, macro)
         out[runtime] = {"micro_f1": _mean_sd(micro), "macro_f1": _mean_sd(macro)}
     for i, key in enumerate(("micro_f1", "macro_f1")):
@@ -176,8 +178,13 @@ def run_check(config, model_dir: Path | None = None, precision: str | None = Non
         each = {rt: record["gold"][rt].pop("rouge_l_each") for rt in ("full", "fast")}
         record["gold"]["rouge_l_gap"] = rouge_gap(each["full"], each["fast"])
         labels = read_model_config(model_dir).labels
+        extra_sets = [lab for more in scores["full"].get("extra_gold") or [] for lab in more.labels]
+        full_extra = scores["full"].get("extra") or []
+        extra = (ExtraCalibration(np.vstack([sc.combined for sc in full_extra]), extra_sets)
+                 if full_extra else None)
         record["gold"]["repeated_cv"] = repeated_gap(scores["full"]["gold"].combined, scores["fast"]["gold"].combined,
-                                                     load_gold(gold).labels, labels, load_taxonomy(None).label_ids)
+                                                     load_gold(gold).labels, labels, load_taxonomy(None).label_ids,
+                                                     extra=extra)
         record["gold"]["file"] = str(gold)
         record["gold"]["gate_file"] = str(gate) if gate else None
     else:

@@ -165,8 +165,13 @@ def render_model_card(config: ModelConfig, result: dict) -> str:
            if training.get("reviewed_labels") else ". No gold label is a training target."),
         f"- Thresholds calibrated on `{config.calibration.get('gold')}` "
         f"({config.calibration.get('articles')} articles, digest `{config.calibration.get('gold_digest')}`)"
-        + ("; the articles that are also reviewed labels were scored by heads trained without them (2 folds)."
-           if config.calibration.get("reviewed_out_of_fold") else "."),
+        + ("; the articles that are also reviewed labels were scored by heads trained without them (2 folds)"
+           if config.calibration.get("reviewed_out_of_fold") else "")
+        + ("; the topic thresholds (not the health gate's) also on "
+           + ", ".join(f"`{e['file']}` ({e['articles']} articles, digest `{e['digest']}`)"
+                       for e in config.calibration["extra"])
+           + ", which no dev fold holds out, so figures on those files are in-sample for the topics"
+           if config.calibration.get("extra") else "") + ".",
         "",
         "## Training settings",
         "```json",

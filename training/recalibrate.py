@@ -2,7 +2,8 @@
 
 How the network's probabilities and the rules' evidence become one score
 (`combination.combine`, `combination.rules_alone_weight`) is applied after the
-heads, so changing it needs new thresholds, not new heads. Retraining would
+heads, so changing it needs new thresholds, not new heads; so does changing the gold the
+thresholds are fitted on (`data.calibration_extra`). Retraining would
 give the same heads and throw away the distilled fast path (half an hour to
 distil again). This fits the thresholds exactly as `train` does
 (`model_calibration.calibrate`, scores of the full encoder), rewrites the
@@ -67,10 +68,13 @@ def run(config: TrainConfig, model_dir: Path | None = None) -> Path:
     gold = load_gold(gold_path)
     gate_path = Path(config.data.gate_gold) if config.data.gate_gold else None
     gate = load_gold(gate_path) if gate_path else None
+    extra = [load_gold(Path(path)) for path in config.data.calibration_extra]
     network = {"gold": score_in_batches(scorer, gold.articles),
-               "gate": score_in_batches(scorer, gate.articles) if gate else None}
+               "gate": score_in_batches(scorer, gate.articles) if gate else None,
+               "extra": [score_in_batches(scorer, more.articles) for more in extra]}
     calibrated = calibrate(tax, current.labels, config.combination, gold, network["gold"].network, gate,
-                           network["gate"].network if gate else None)
+                           network["gate"].network if gate else None,
+                           extra=[(more, sc.network) for more, sc in zip(extra, network["extra"])])
     with staged_model_dir(model_dir) as stage:
         staged = read_model_config(stage)     # file paths inside the copy, not the folder it replaces
         fast = staged.fast and dataclasses.replace(staged.fast, validation={})

@@ -14,7 +14,7 @@ import numpy as np
 
 from healthtag.models.taxonomy import NON_HEALTH
 
-from .calibrate import cross_validated_sets
+from .calibrate import ExtraCalibration, cross_validated_sets
 from .metrics import prf_from_counts
 
 
@@ -116,14 +116,15 @@ def score_topics(name: str, gold: list[set[str]], pred: list[set[str]], label_id
 
 
 def repeated_cv_f1(probs: np.ndarray, gold: list[set[str]], label_names: list[str], topic_ids: list[str],
-                   seeds: int = 10, fit=None, fit_probs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   seeds: int = 10, fit=None, fit_probs: np.ndarray | None = None,
+                   extra: ExtraCalibration | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Topic micro- and macro-F1 per fold seed, thresholds fitted out of fold (`cross_validated_sets`).
 
     One seed's folds of a 147-article dev file move F1 by about 0.01; a comparison needs the
     mean and spread over several, each scored with the same folds for every variant.
     """
     reports = [score_topics("cv", gold, cross_validated_sets(probs, gold, label_names, seed=seed, fit=fit,
-                                                                      fit_probs=fit_probs), topic_ids)
+                                                                      fit_probs=fit_probs, extra=extra), topic_ids)
                for seed in range(seeds)]
     return np.array([r.micro_f1 for r in reports]), np.array([r.macro_f1 for r in reports])
 

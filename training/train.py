@@ -99,8 +99,14 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
         gate = load_gold(Path(data_cfg.gate_gold))
         gate_features = article_features(gate.articles, settings, run_dir / "features", "gate-set vectors")
         gate_network = predict_docs(heads, torch.tensor(np.asarray(gate_features["doc_vec"], dtype=np.float32))).numpy()
+    extra = []
+    for path in data_cfg.calibration_extra:
+        more = load_gold(Path(path))
+        more_features = article_features(more.articles, settings, run_dir / "features", "extra calibration vectors")
+        extra.append((more, predict_docs(heads, torch.tensor(np.asarray(more_features["doc_vec"],
+                                                                         dtype=np.float32))).numpy()))
     calibrated = calibrate(tax, labels, config.combination, gold, network, gate, gate_network,
-                           network_is_out_of_fold=network is not shipped_network)
+                           network_is_out_of_fold=network is not shipped_network, extra=extra)
     model_config = ModelConfig(
         name=config.name,
         encoder=settings,
@@ -188,6 +194,13 @@ def preflight(config: TrainConfig) -> None:
     """Everything the run reads must exist before the first encoder pass."""
     data = config.data
     require_file(data.calibration_gold, "calibration gold (data.calibration_gold)")
+    for path in data.calibration_extra:
+        require_file(path, "extra calibration gold (data.calibration_extra)")
+    learned = {Path(p).resolve() for p in data.labelled}
+    for path in data.calibration_extra:
+        if Path(path).resolve() in learned:
+            raise ValueError(f"{path}: both reviewed labels (data.labelled) and extra calibration gold: thresholds "
+                             "fitted on labels the heads learned would be too lenient; use it as one or the other")
     if data.gate_gold is not None:
         require_file(data.gate_gold, "gate set (data.gate_gold)")
     if data.corpus is not None:

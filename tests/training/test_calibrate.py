@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from healthtag.training.calibrate import (
     best_threshold,
     cross_validated_sets,
@@ -43,3 +44,34 @@ def test_thresholds_can_be_fitted_on_other_scores_than_the_ones_decided():
     # ... those fitted on the reference do not: the shift is what such an evaluation must show
     moved = cross_validated_sets(shifted, gold, labels, k=4, fit_probs=reference)
     assert moved != gold and all(m == set() or m == {"non_health"} for m in moved)
+
+
+def test_extra_calibration_joins_every_topic_fit_but_never_the_gate():
+    from healthtag.training.calibrate import ExtraCalibration, fit_thresholds, fitting_with
+
+    labels = ["a", "non_health"]
+    # dev alone: topic a's positives score 0.8, so any threshold up to 0.8 is perfect and 0.5 is chosen
+    dev = np.array([[0.8, 0.1], [0.8, 0.1], [0.1, 0.1], [0.1, 0.9]])
+    dev_sets = [{"a"}, {"a"}, set(), {"non_health"}]
+    # the extra articles have positives of a at 0.3 and a general-news article at 0.3 on the gate column
+    extra = ExtraCalibration(np.array([[0.3, 0.1], [0.3, 0.1], [0.05, 0.3]]), [{"a"}, {"a"}, set()])
+    alone, joint = fit_thresholds(dev, dev_sets, labels), fitting_with(extra)(dev, dev_sets, labels)
+    assert alone["a"] == 0.5 and joint["a"] <= 0.3          # the extra positives pull the topic's threshold down
+    assert joint["non_health"] == alone["non_health"]         # the gate's threshold never reads them
+    assert fitting_with(None) is fit_thresholds
+    with pytest.raises(ValueError, match="2 score rows for 1 label sets"):
+        ExtraCalibration(np.zeros((2, 2)), [set()])
+
+
+def test_extra_calibration_is_in_every_fold_and_never_predicted():
+    from healthtag.training.calibrate import ExtraCalibration
+
+    labels = ["a", "non_health"]
+    gold = [{"a"} if i % 2 == 0 else set() for i in range(10)]
+    fitted = np.array([[0.6, 0.0] if g else [0.1, 0.0] for g in gold])   # dev alone: threshold 0.5 for a
+    extra = ExtraCalibration(np.array([[0.35, 0.0]] * 3 + [[0.1, 0.0]] * 3), [{"a"}] * 3 + [set()] * 3)
+    decided = fitted - np.array([0.2, 0.0])                               # a's positives now score 0.4
+    plain = cross_validated_sets(decided, gold, labels, k=5, fit_probs=fitted)
+    joined = cross_validated_sets(decided, gold, labels, k=5, fit_probs=fitted, extra=extra)
+    assert plain == [set()] * 10                        # 0.4 is under every fold's dev-only threshold
+    assert joined == gold                               # every fold's fit saw the extra positives at 0.35

@@ -90,3 +90,42 @@ def test_network_scores_for_other_articles_are_refused(tiny_model_dir, tiny_conf
     short.votes = short.votes[:-1]
     with pytest.raises(ValueError, match="network scores passed in are for"):
         evaluate(gold, tiny_model_dir, runtime="full", network_scores={"gold": short})
+
+
+def test_extra_calibration_gold_fits_the_topics_every_fold_and_is_reported(tiny_model_dir, tiny_config_path, tmp_path):
+    from healthtag.training.evaluate import evaluate
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    extra = tmp_path / "seed_pages.jsonl"
+    shutil.copy(Path(__file__).resolve().parents[1] / "fixtures" / "gold_seeds.jsonl", extra)
+    path = _config(tiny_config_path, tmp_path, model)
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["data"]["calibration_extra"] = [str(extra)]
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    config = load_train_config(path)
+    run(config)
+    after = json.loads((model / "config.json").read_text())
+    before = json.loads((tiny_model_dir / "config.json").read_text())
+    assert [e["file"] for e in after["calibration"]["extra"]] == ["seed_pages.jsonl"]
+    assert after["thresholds"]["non_health"] == before["thresholds"]["non_health"]   # the gate's fit is dev's alone
+    assert "seed_pages.jsonl" in (model / "MODEL_CARD.md").read_text(encoding="utf-8")
+    recorded = json.loads((model / "eval.json").read_text())
+    assert any("also fitted on seed_pages.jsonl" in note for note in recorded["notes"])
+    on_extra, _ = evaluate(extra, model, runtime="full")
+    assert any(note.startswith("IN-SAMPLE for the topics") for note in on_extra["notes"])
+    extra.unlink()                                      # gone: dev's folds are fitted without it, and it says so
+    without, _ = evaluate(Path(config.data.calibration_gold), model, runtime="full")
+    assert any("seed_pages.jsonl" in note and "not at" in note for note in without["notes"])
+
+
+def test_a_file_cannot_be_both_reviewed_labels_and_extra_calibration(tiny_config_path, tmp_path):
+    from healthtag.training.train import preflight
+
+    raw = yaml.safe_load(tiny_config_path.read_text(encoding="utf-8"))
+    gold = raw["data"]["calibration_gold"]
+    raw["data"].update(labelled=[gold], calibration_extra=[gold])
+    path = tmp_path / "both.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ValueError, match="both reviewed labels"):
+        preflight(load_train_config(path))
