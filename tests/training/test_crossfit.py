@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import yaml
+
 from healthtag.training.config import load_train_config
 from healthtag.training.crossfit import GATES, _nested_scores, _reviewed, combination_variants, main
 from healthtag.training.train import run
@@ -90,3 +92,32 @@ def test_a_weighted_combination_is_compared_with_its_unweighted_twin():
     assert all(weighted[g].combination.rules_alone_weight == 0.75 for g in GATES)
     twin = weighted["max_mean_gate, rules_alone_weight 1"].combination
     assert (twin.combine, twin.rules_alone_weight) == ("max_mean_gate", 1.0)
+
+
+def test_training_and_crossfit_fit_topic_thresholds_on_the_extra_calibration_gold(tiny_config_path: Path, tmp_path,
+                                                                                 monkeypatch):
+    import healthtag.training.crossfit as crossfit_module
+    from healthtag.training import calibrate as calibrate_module
+
+    config = load_train_config(tiny_config_path)
+    config.data.calibration_extra = [str(FIXTURES / "gold_seeds.jsonl")]
+    model = run(config, out=tmp_path / "m")
+    saved = json.loads((model / "config.json").read_text(encoding="utf-8"))
+    assert saved["calibration"]["extra"][0]["file"] == "gold_seeds.jsonl"
+    assert saved["calibration"]["extra"][0]["articles"] == 24
+    # crossfit passes the extra articles into every fold's topic fit
+    seen: list[int] = []
+    original = calibrate_module.fitting_with
+
+    def spied(extra, fit=None):
+        seen.append(0 if extra is None else len(extra.sets))
+        return original(extra, fit)
+
+    monkeypatch.setattr(crossfit_module, "fitting_with", spied)
+    path = tmp_path / "extra.yaml"
+    raw = yaml.safe_load(tiny_config_path.read_text(encoding="utf-8"))
+    raw["data"]["calibration_extra"] = [str(FIXTURES / "gold_seeds.jsonl")]
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    main(["--config", str(path), "--seeds", "1", "--folds", "2", "--gate", str(FIXTURES / "gold_labels_small.jsonl"),
+          "--epochs", "1"])
+    assert seen and set(seen) == {24}
