@@ -26,41 +26,12 @@ from healthtag.models.scoring import Scorer
 from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy
 from healthtag.models.topic_model import TopicSummaryModel
 from healthtag.resources import bundled_model_dir
-from healthtag.training.calibrate import best_threshold, decide_labels, folds
+from healthtag.training.calibrate import ExtraCalibration, decide_labels, fit_thresholds, fitting_with
 from healthtag.training.evaluate import score_in_batches
 from healthtag.training.gold import load_gold
-from healthtag.training.topic_eval import score_topics
+from healthtag.training.topic_eval import repeated_cv_f1, score_topics
 
 DEV, SEEDS = Path("../shared/gold/dev.jsonl"), Path("../shared/gold/seeds.jsonl")
-
-
-def as_matrix(sets: list[set[str]], labels: list[str]) -> np.ndarray:
-    return np.array([[lab in s for lab in labels] for s in sets])
-
-
-def fit(scores: np.ndarray, gold: np.ndarray, gate_scores: np.ndarray, gate_gold: np.ndarray,
-        labels: list[str]) -> dict[str, float]:
-    """Per-label F1 thresholds on ``scores``; the gate's on ``gate_scores`` (dev's part only)."""
-    out = {name: best_threshold(scores[:, j], gold[:, j]) for j, name in enumerate(labels)}
-    g = labels.index(NON_HEALTH)
-    out[NON_HEALTH] = best_threshold(gate_scores[:, g], gate_gold[:, g])
-    return out
-
-
-def out_of_fold(held_scores, held_sets, labels, fitting, seeds: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """Micro- and macro-F1 per fold seed; ``fitting(train_rows)`` gives the thresholds for a fold."""
-    topics = [x for x in labels if x != NON_HEALTH]
-    micro, macro = [], []
-    for seed in range(seeds):
-        pred: list[set[str]] = [set()] * len(held_sets)
-        for held in folds(len(held_sets), 5, seed):
-            train = np.setdiff1d(np.arange(len(held_sets)), held)
-            for i, p in zip(held, decide_labels(held_scores[held], labels, fitting(train))):
-                pred[i] = p
-        report = score_topics("cv", held_sets, pred, topics)
-        micro.append(report.micro_f1)
-        macro.append(report.macro_f1)
-    return np.array(micro), np.array(macro)
 
 
 def scores_of(runtime: str, dev, seeds) -> tuple[np.ndarray, np.ndarray, list[str], str]:
@@ -76,14 +47,21 @@ def main(runtime: str = "full") -> None:
     dd, ss = d, s                                            # the scores decided
     if runtime != "full":
         dd, ss, _, note = scores_of(runtime, dev, seeds)
-    dy, sy = as_matrix(dev.labels, labels), as_matrix(seeds.labels, labels)
+    topics = [x for x in labels if x != NON_HEALTH]
+
+    def on_dev_plus(fold_scores, fold_sets, names):
+        """A seed-page fold's fit: all of dev, the other seed folds joining the topic fits (the gate: dev's)."""
+        return fitting_with(ExtraCalibration(fold_scores, list(fold_sets)))(d, dev.labels, names)
+
+    dev_only = decide_labels(ss, labels, fit_thresholds(d, dev.labels, labels))   # no seed fold to hold out
+    seeds_alone = score_topics("dev alone", seeds.labels, dev_only, topics)
     runs = {
-        ("dev", "dev alone"): out_of_fold(dd, dev.labels, labels, lambda t: fit(d[t], dy[t], d[t], dy[t], labels)),
-        ("dev", "dev + seed pages"): out_of_fold(
-            dd, dev.labels, labels, lambda t: fit(np.vstack([d[t], s]), np.vstack([dy[t], sy]), d[t], dy[t], labels)),
-        ("seed pages", "dev alone"): out_of_fold(ss, seeds.labels, labels, lambda t: fit(d, dy, d, dy, labels)),
-        ("seed pages", "dev + seed pages"): out_of_fold(
-            ss, seeds.labels, labels, lambda t: fit(np.vstack([d, s[t]]), np.vstack([dy, sy[t]]), d, dy, labels)),
+        ("dev", "dev alone"): repeated_cv_f1(dd, dev.labels, labels, topics, fit_probs=d),
+        ("dev", "dev + seed pages"): repeated_cv_f1(dd, dev.labels, labels, topics, fit_probs=d,
+                                                    extra=ExtraCalibration(s, seeds.labels)),
+        ("seed pages", "dev alone"): (np.full(10, seeds_alone.micro_f1), np.full(10, seeds_alone.macro_f1)),
+        ("seed pages", "dev + seed pages"): repeated_cv_f1(ss, seeds.labels, labels, topics, fit=on_dev_plus,
+                                                           fit_probs=s),
     }
     print(f"decided: {note}; thresholds fitted on the full path's scores")
     print(f"{'decided':12} {'fitted on':18} {'micro-F1':>16} {'macro-F1':>16}")

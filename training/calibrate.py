@@ -63,6 +63,15 @@ class ExtraCalibration:
         if len(self.probs) != len(self.sets):
             raise ValueError(f"extra calibration: {len(self.probs)} score rows for {len(self.sets)} label sets")
 
+    @classmethod
+    def joined(cls, probs: Sequence[np.ndarray], label_sets: Sequence[Sequence[set[str]]]) -> "ExtraCalibration | None":
+        """One set from several files' score matrices and label sets (same order); None for no file."""
+        if len(probs) != len(label_sets):
+            raise ValueError(f"extra calibration: score matrices for {len(probs)} files, label sets for {len(label_sets)}")
+        if not len(probs):
+            return None
+        return cls(np.vstack(list(probs)), [s for sets in label_sets for s in sets])
+
 
 def fitting_with(extra: ExtraCalibration | None, fit=None):
     """``fit`` (default `fit_thresholds`) with ``extra``'s articles added to every topic's fit;

@@ -263,13 +263,6 @@ def _full_path_scores(model_dir: Path, tax: Taxonomy, gold: GoldSet, gate: GoldS
             "extra": [score_in_batches(scorer, more.articles) for more in extra]}
 
 
-def _extra_fit_scores(fit_on: dict, extra: Sequence[GoldSet]) -> list[BatchScores]:
-    found = fit_on.get("extra") or []
-    if len(found) != len(extra):
-        raise ValueError(f"threshold-fitting scores for {len(found)} extra calibration files, not {len(extra)}")
-    return found
-
-
 def extra_calibration_sets(calibration: dict, notes: list[str]) -> list[GoldSet]:
     """The extra gold files a model's topic thresholds were also fitted on (`data.calibration_extra`),
     where they are still at the recorded path with the recorded content; a note for each that is not,
@@ -359,8 +352,8 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
                             " (never held out)" if extra else ""))
         for name, (which, thresholds) in rows.items():
             matrix = getattr(scores, which)
-            always = (ExtraCalibration(np.vstack([getattr(sc, which) for sc in _extra_fit_scores(fit_on, extra)]),
-                                       [lab for more in extra for lab in more.labels]) if extra else None)
+            always = ExtraCalibration.joined([getattr(sc, which) for sc in fit_on.get("extra", [])],
+                                             [more.labels for more in extra])
             sets = (cross_validated_sets(matrix, gold.labels, cfg.labels, fit_probs=getattr(fit_on["gold"], which),
                                          extra=always)
                     if calibrated_here else decide_labels(matrix, cfg.labels, thresholds))

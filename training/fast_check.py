@@ -178,10 +178,8 @@ def run_check(config, model_dir: Path | None = None, precision: str | None = Non
         each = {rt: record["gold"][rt].pop("rouge_l_each") for rt in ("full", "fast")}
         record["gold"]["rouge_l_gap"] = rouge_gap(each["full"], each["fast"])
         labels = read_model_config(model_dir).labels
-        extra_sets = [lab for more in scores["full"].get("extra_gold") or [] for lab in more.labels]
-        full_extra = scores["full"].get("extra") or []
-        extra = (ExtraCalibration(np.vstack([sc.combined for sc in full_extra]), extra_sets)
-                 if full_extra else None)
+        extra = ExtraCalibration.joined([sc.combined for sc in scores["full"]["extra"]],
+                                        [more.labels for more in scores["full"]["extra_gold"]])
         record["gold"]["repeated_cv"] = repeated_gap(scores["full"]["gold"].combined, scores["fast"]["gold"].combined,
                                                      load_gold(gold).labels, labels, load_taxonomy(None).label_ids,
                                                      extra=extra)

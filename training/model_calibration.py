@@ -43,12 +43,10 @@ def calibrate(tax: Taxonomy, labels: list[str], combination: CombineSettings,
     """
     scorer = Scorer(tax, labels, combination)
     scores = scorer.score(gold.articles, network=gold_network)
-    extra_scores = [(g, scorer.score(g.articles, network=n)) for g, n in extra]
-    extra_sets = [s for g, _ in extra for s in g.labels]
+    extra_scores = [scorer.score(g.articles, network=n) for g, n in extra]
 
     def fit(which: str) -> dict[str, float]:
-        rows = [getattr(sc, which) for _, sc in extra_scores]
-        joined = ExtraCalibration(np.vstack(rows), extra_sets) if rows else None
+        joined = ExtraCalibration.joined([getattr(sc, which) for sc in extra_scores], [g.labels for g, _ in extra])
         return fitting_with(joined)(getattr(scores, which), gold.labels, labels)
 
     thresholds = fit("combined")

@@ -75,3 +75,13 @@ def test_extra_calibration_is_in_every_fold_and_never_predicted():
     joined = cross_validated_sets(decided, gold, labels, k=5, fit_probs=fitted, extra=extra)
     assert plain == [set()] * 10                        # 0.4 is under every fold's dev-only threshold
     assert joined == gold                               # every fold's fit saw the extra positives at 0.35
+
+
+def test_extra_calibration_joins_several_files_in_order():
+    from healthtag.training.calibrate import ExtraCalibration
+
+    joined = ExtraCalibration.joined([np.zeros((2, 2)), np.ones((1, 2))], [[{"a"}, set()], [{"non_health"}]])
+    assert joined.probs.tolist() == [[0, 0], [0, 0], [1, 1]] and joined.sets == [{"a"}, set(), {"non_health"}]
+    assert ExtraCalibration.joined([], []) is None
+    with pytest.raises(ValueError, match="for 1 files, label sets for 0"):
+        ExtraCalibration.joined([np.zeros((1, 2))], [])
