@@ -199,6 +199,10 @@ def test_evaluate_command_prints_side_by_side(tmp_path, tiny_model_dir):
     assert "cross-validated" in res.output          # the tiny model was calibrated on this very file
     result = json.loads(out.read_text())
     assert set(result["summaries"]) == {"lead_n", "textrank", "model"}
+    low, high = result["margin_bootstrap"]["micro_f1"]
+    margin = result["topics"]["model"]["micro_f1"] - result["topics"]["rules"]["micro_f1"]
+    assert low <= margin + 1e-4 and margin - 1e-4 <= high    # the interval is around the printed margin
+    assert "paired bootstrap" in res.output
 
 
 def test_train_and_bench_commands_check_their_inputs(tmp_path):

@@ -38,7 +38,7 @@ from .calibrate import ExtraCalibration, cross_validated_sets, decide_labels, fo
 from .gold import GoldError, GoldSet, file_digest, load_gold  # noqa: F401 - load_gold/file_digest are part of this module's API
 from .label_model import LabelModel
 from .preflight import MissingInput, require_file
-from .topic_eval import TopicReport, format_side_by_side, score_topics
+from .topic_eval import TopicReport, format_side_by_side, paired_bootstrap, score_topics
 
 log = logging.getLogger(__name__)
 
@@ -303,6 +303,7 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
     tax = load_taxonomy(None)
     notes = []
     sentence_scores = None
+    margin_interval = None
     label_model = LabelModel.load(bundled_label_model(), RuleModel(tax))
     cfg = None
     needs_reference = False   # a fast path evaluated on a file its (full-path) thresholds were fitted on
@@ -366,6 +367,11 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
                      "what the network adds is model minus this row")
         margins = {r.name: round(reports[-1].micro_f1 - r.micro_f1, 4) for r in baselines}
         notes.append("model micro-F1 minus " + ", ".join(f"{k} {v:+.3f}" for k, v in margins.items()))
+        margin_interval = paired_bootstrap(baselines[0], reports[-1])
+        notes.append(f"model minus {baselines[0].name}, 95 % paired bootstrap over these {len(gold.articles)} articles: "
+                     f"micro-F1 [{margin_interval['micro_f1'][0]:+.3f}, {margin_interval['micro_f1'][1]:+.3f}], "
+                     f"macro-F1 [{margin_interval['macro_f1'][0]:+.3f}, {margin_interval['macro_f1'][1]:+.3f}] "
+                     "(how far another draw of articles from the same sources could move the margin)")
     budget = budget or SummaryBudget()
     summaries = summary_table(gold, sentence_scores, budget)
     gate_lines, gate_result = [], None
@@ -383,6 +389,8 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
                       format_summary_table(summaries, budget)])
     result = {"gold": str(gold_path), "notes": notes,
               "topics": {r.name: r.to_dict() for r in reports}, "summaries": summaries}
+    if margin_interval is not None:
+        result["margin_bootstrap"] = {"baseline": baselines[0].name, **margin_interval}
     if gate_result is not None:
         result["gate"] = {"file": str(gate_path), "non_health_accuracy": gate_result, "by_class": by_class}
     return result, text

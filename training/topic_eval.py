@@ -43,6 +43,8 @@ class TopicReport:
     per_label: dict[str, LabelCounts] = field(default_factory=dict)
     n: int = 0
     non_health_correct: int = 0
+    gold_sets: list[set[str]] = field(default_factory=list, repr=False)   # per article, for paired resampling
+    predicted_sets: list[set[str]] = field(default_factory=list, repr=False)
 
     def _micro(self, labels: list[str]) -> float:
         tot = LabelCounts(
@@ -100,7 +102,8 @@ class TopicReport:
 
 def score_topics(name: str, gold: list[set[str]], pred: list[set[str]], label_ids: list[str]) -> TopicReport:
     """Compare predicted label sets (a non-health article predicts {'non_health'}) with gold sets."""
-    rep = TopicReport(name=name, per_label={k: LabelCounts() for k in [*label_ids, NON_HEALTH]})
+    rep = TopicReport(name=name, per_label={k: LabelCounts() for k in [*label_ids, NON_HEALTH]},
+                      gold_sets=[set(g) for g in gold], predicted_sets=[set(p) for p in pred])
     for g, p in zip(gold, pred, strict=True):
         rep.n += 1
         rep.non_health_correct += (NON_HEALTH in g) == (NON_HEALTH in p)
@@ -113,6 +116,51 @@ def score_topics(name: str, gold: list[set[str]], pred: list[set[str]], label_id
             else:
                 c.fn += 1
     return rep
+
+
+def _article_counts(report: TopicReport, labels: list[str]) -> np.ndarray:
+    """[articles, labels, (tp, fp, fn)] of one report's decisions."""
+    out = np.zeros((len(report.gold_sets), len(labels), 3))
+    for i, (g, p) in enumerate(zip(report.gold_sets, report.predicted_sets)):
+        for j, k in enumerate(labels):
+            out[i, j] = (k in g and k in p, k in p and k not in g, k in g and k not in p)
+    return out
+
+
+def _micro_macro(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Micro- and macro-F1 per draw from summed counts [draws, labels, 3]; as `TopicReport`, a label
+    with no support and no prediction in a draw has no F1 and is left out of that draw's macro."""
+    tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
+    denom = 2 * tp.sum(-1) + fp.sum(-1) + fn.sum(-1)
+    micro = np.where(denom > 0, 2 * tp.sum(-1) / np.maximum(denom, 1e-12), 0.0)
+    per = 2 * tp + fp + fn
+    f1 = np.where(per > 0, 2 * tp / np.maximum(per, 1e-12), 0.0)
+    used = per > 0
+    macro = np.where(used.any(-1), (f1 * used).sum(-1) / np.maximum(used.sum(-1), 1), 0.0)
+    return micro, macro
+
+
+def paired_bootstrap(baseline: TopicReport, other: TopicReport, draws: int = 2000, seed: int = 0,
+                     level: float = 0.95) -> dict[str, list[float]]:
+    """``other`` minus ``baseline`` in micro- and macro-F1: [low, high] over articles drawn with replacement.
+
+    Why: crossfit's spread over fold seeds says how much the *procedure* varies on these 147 articles;
+    it says nothing of how much another 147 articles from the same sources could move a margin, which
+    is what a bar on dev is really asking. Both rows are resampled with the same articles (paired).
+    """
+    if baseline.gold_sets != other.gold_sets or not baseline.gold_sets:
+        raise ValueError("paired_bootstrap needs two reports on the same gold articles")
+    labels = sorted(set(baseline.per_label) | set(other.per_label))
+    a, b = _article_counts(baseline, labels), _article_counts(other, labels)
+    n = len(baseline.gold_sets)
+    rng = np.random.default_rng(seed)
+    weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(draws)]).astype(float)
+    micro_a, macro_a = _micro_macro(np.einsum("dn,nlc->dlc", weights, a))
+    micro_b, macro_b = _micro_macro(np.einsum("dn,nlc->dlc", weights, b))
+    tail = (1 - level) / 2 * 100
+    return {"micro_f1": [round(float(x), 4) for x in np.percentile(micro_b - micro_a, [tail, 100 - tail])],
+            "macro_f1": [round(float(x), 4) for x in np.percentile(macro_b - macro_a, [tail, 100 - tail])],
+            "draws": draws, "level": level}
 
 
 def repeated_cv_f1(probs: np.ndarray, gold: list[set[str]], label_names: list[str], topic_ids: list[str],
