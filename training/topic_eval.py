@@ -118,7 +118,7 @@ def score_topics(name: str, gold: list[set[str]], pred: list[set[str]], label_id
     return rep
 
 
-def _article_counts(report: TopicReport, labels: list[str]) -> np.ndarray:
+def article_counts(report: TopicReport, labels: list[str]) -> np.ndarray:
     """[articles, labels, (tp, fp, fn)] of one report's decisions."""
     out = np.zeros((len(report.gold_sets), len(labels), 3))
     for i, (g, p) in enumerate(zip(report.gold_sets, report.predicted_sets)):
@@ -127,7 +127,7 @@ def _article_counts(report: TopicReport, labels: list[str]) -> np.ndarray:
     return out
 
 
-def _micro_macro(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def micro_macro(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Micro- and macro-F1 per draw from summed counts [draws, labels, 3]; as `TopicReport`, a label
     with no support and no prediction in a draw has no F1 and is left out of that draw's macro."""
     tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
@@ -151,12 +151,12 @@ def paired_bootstrap(baseline: TopicReport, other: TopicReport, draws: int = 200
     if baseline.gold_sets != other.gold_sets or not baseline.gold_sets:
         raise ValueError("paired_bootstrap needs two reports on the same gold articles")
     labels = sorted(set(baseline.per_label) | set(other.per_label))
-    a, b = _article_counts(baseline, labels), _article_counts(other, labels)
+    a, b = article_counts(baseline, labels), article_counts(other, labels)
     n = len(baseline.gold_sets)
     rng = np.random.default_rng(seed)
     weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(draws)]).astype(float)
-    micro_a, macro_a = _micro_macro(np.einsum("dn,nlc->dlc", weights, a))
-    micro_b, macro_b = _micro_macro(np.einsum("dn,nlc->dlc", weights, b))
+    micro_a, macro_a = micro_macro(np.einsum("dn,nlc->dlc", weights, a))
+    micro_b, macro_b = micro_macro(np.einsum("dn,nlc->dlc", weights, b))
     tail = (1 - level) / 2 * 100
     return {"micro_f1": [round(float(x), 4) for x in np.percentile(micro_b - micro_a, [tail, 100 - tail])],
             "macro_f1": [round(float(x), 4) for x in np.percentile(macro_b - macro_a, [tail, 100 - tail])],

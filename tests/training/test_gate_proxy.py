@@ -63,3 +63,28 @@ def test_the_articles_come_from_the_installed_train_split_in_label_order():
     articles = proxy_articles(rows)
     assert [a.id for a in articles] == [r["id"] for r in rows]
     assert all(a.text.strip() and a.source == "inews:train" for a in articles)
+
+
+def test_every_health_story_and_only_they_carry_taxonomy_topics():
+    from healthtag.models.taxonomy import load_taxonomy
+
+    topics = set(load_taxonomy(None).label_ids)
+    rows = load_labels()
+    assert all(("topics" in r) == r["health"] for r in rows)
+    assert all(set(r["topics"]) <= topics for r in rows if r["health"])
+    assert sum(bool(r["topics"]) for r in rows if r["health"]) >= 30        # most health stories have a topic
+
+
+def test_reweighting_counts_each_class_as_the_hidden_mix_does():
+    from healthtag.training.gate_proxy import reweighted_f1
+    from healthtag.training.topic_eval import score_topics
+
+    # 2 health stories (one topic missed), 4 general news articles, all excluded
+    gold = [{"tcm"}, {"tcm"}] + [{"non_health"}] * 4
+    pred = [{"tcm"}, set()] + [{"non_health"}] * 4
+    report = score_topics("model", gold, pred, ["tcm"])
+    micro, _ = reweighted_f1(report)
+    wh, wg = HIDDEN_HEALTH / 2, HIDDEN_NON_HEALTH / 4
+    tp, fn = wh + 4 * wg, wh                              # tcm: 1 tp, 1 fn; non_health: 4 tp
+    assert micro == pytest.approx(2 * tp / (2 * tp + fn))
+    assert report.micro_f1 == pytest.approx(10 / 11) and micro > report.micro_f1 + 0.002

@@ -1,7 +1,7 @@
 """The paired bootstrap of a margin: consistent with the report's own F1, paired, and honest about its width."""
 import numpy as np
 import pytest
-from healthtag.training.topic_eval import _article_counts, _micro_macro, paired_bootstrap, score_topics
+from healthtag.training.topic_eval import article_counts, micro_macro, paired_bootstrap, score_topics
 
 LABELS = ["a", "b", "c"]
 GOLD = [{"a"}, {"b"}, {"non_health"}, {"a", "b"}, {"c"}, {"a"}] * 8
@@ -14,7 +14,7 @@ def report(name, predicted):
 def test_counts_summed_over_every_article_give_the_reports_own_f1():
     rules = report("rules", [{"a"}, {"a"}, {"non_health"}, {"a"}, set(), {"a", "c"}])
     names = sorted(rules.per_label)
-    micro, macro = _micro_macro(_article_counts(rules, names).sum(0)[None])
+    micro, macro = micro_macro(article_counts(rules, names).sum(0)[None])
     assert micro[0] == pytest.approx(rules.micro_f1)
     assert macro[0] == pytest.approx(rules.macro_f1)
 
