@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from healthtag.training.config import load_train_config
@@ -60,7 +61,14 @@ def test_crossfit_reports_out_of_fold_rows_with_spread(tiny_config_path: Path, t
         mean, spread = table["model (max_rules_gate)"]["micro_f1"]
         assert 0.0 <= mean <= 1.0 and spread >= 0.0
         assert "gate_accuracy" in table["model (max_network_gate)"]
-    assert "cross-fitted" in capsys.readouterr().out
+        shipped = [row for name, row in table.items() if "margin_micro" in row]
+        assert len(shipped) == 1                       # the configured combination carries the interval
+        row = shipped[0]
+        assert row["margin_micro_low"][0] <= row["margin_micro"][0] + 1e-4 <= row["margin_micro_high"][0] + 2e-4
+        assert [s["margin_micro"] for s in row["per_seed"]] == pytest.approx(
+            [s["micro_f1"] - r["micro_f1"] for s, r in zip(row["per_seed"], table["rules"]["per_seed"])], abs=2e-4)
+    printed = capsys.readouterr().out
+    assert "cross-fitted" in printed and "paired bootstrap over dev's articles" in printed
 
 
 def test_training_with_reviewed_labels_records_them(tiny_config_path: Path, tmp_path):
