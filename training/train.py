@@ -68,7 +68,7 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
                          taxonomy=None, no_inews=data_cfg.no_inews, inews_limit=data_cfg.inews_limit,
                          save_label_model=config.label_model_out, extra_corpora=data_cfg.extra_corpora,
                          peoples_daily=data_cfg.peoples_daily, exclude_gold=data_cfg.exclude_gold,
-                         general_health_rate=data_cfg.general_health_rate),
+                         general_health_rate=data_cfg.general_health_rate, general_gate=data_cfg.general_gate),
                vote_settings=config.combination.votes)
     weak = load_from_disk(str(weak_dir / "dataset"))
     labels = json.loads((weak_dir / "label_names.json").read_text(encoding="utf-8"))

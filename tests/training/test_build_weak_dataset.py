@@ -9,6 +9,7 @@ from datasets import load_from_disk
 from healthtag.training.build_weak_dataset import (
     build,
     gold_ids,
+    pattern_bayes_gate,
     source_aware_gate,
     source_kind,
 )
@@ -30,6 +31,33 @@ def test_source_aware_gate_moves_the_rules_odds_to_the_source_prior():
     assert source_aware_gate(0.01, "general", 0.1, 0.5) < 0.2
     # with the pool's own prior the label model's verdict is unchanged
     assert source_aware_gate(0.3, "general", 0.5, 0.5) == pytest.approx(0.3)
+
+
+def test_pattern_bayes_gate_reads_a_pattern_against_both_sources():
+    health = [("dense",)] * 80 + [("mid",)] * 20                       # health corpora: mostly dense in health words
+    general = [("sparse",)] * 850 + [("dense",)] * 100 + [("mid",)] * 50
+    gates = dict(zip(general, pattern_bayes_gate(health, general, 0.1)))
+    # dense general news: 0.1 x P(dense | health) / P(dense | general) = 0.1 x 0.79 / 0.1: mostly health
+    assert gates[("dense",)] == pytest.approx(1 - 0.1 * (80.5 / 101.5) / 0.1) and gates[("dense",)] < 0.5
+    # mid density: 0.1 x 0.20 / 0.05 = 0.40 health, not the certainty a saturated posterior gives
+    assert gates[("mid",)] == pytest.approx(1 - 0.1 * (20.5 / 101.5) / 0.05)
+    # a pattern the health corpora never show stays general news
+    assert gates[("sparse",)] > 0.99
+    # a pattern far commoner in the health corpora than general news's share allows is capped at certain health
+    assert pattern_bayes_gate([("x",)] * 99 + [("y",)], [("x",)] + [("y",)] * 99, 0.5)[0] == 0.0
+    # the share of health news assumed for general news scales every verdict
+    loose = dict(zip(general, pattern_bayes_gate(health, general, 0.02)))
+    assert loose[("mid",)] > gates[("mid",)] and loose[("dense",)] > gates[("dense",)]
+
+
+def test_pattern_bayes_gate_is_a_setting_that_needs_the_general_news_rate():
+    from healthtag.training.config import DataConfig
+
+    assert DataConfig(calibration_gold="d.jsonl").general_gate == "label_model"
+    with pytest.raises(ValueError, match="pattern_bayes needs general_health_rate"):
+        DataConfig(calibration_gold="d.jsonl", general_gate="pattern_bayes")
+    with pytest.raises(ValueError, match="general_gate must be"):
+        DataConfig(calibration_gold="d.jsonl", general_gate="posterior", general_health_rate=0.1)
 
 
 def test_pool_leaves_gold_ids_out_and_marks_health_corpora_health(tmp_path):
