@@ -185,6 +185,13 @@ def evaluate_rules_on_file(gold_path: Path, taxonomy: Taxonomy, label_model_path
     return evaluate_rules(gold, taxonomy, None, extra)
 
 
+def model_rows(config) -> dict[str, tuple[str, dict[str, float]]]:
+    """The trained model's rows of every table: row name -> (`BatchScores` field, thresholds deciding it)."""
+    return {"rule evidence": ("evidence", config.evidence_thresholds),
+            "network alone": ("network", config.network_thresholds),
+            "model": ("combined", config.thresholds)}
+
+
 def gate_verdicts(gate: GoldSet, dev: GoldSet | None, dev_scores: BatchScores | None, gate_scores: BatchScores,
                   taxonomy: Taxonomy, label_model: LabelModel, config=None,
                   fitted_on: tuple[BatchScores, BatchScores] | None = None) -> dict[str, list[bool]]:
@@ -208,8 +215,7 @@ def gate_verdicts(gate: GoldSet, dev: GoldSet | None, dev_scores: BatchScores | 
     if on_gate and (dev is None or dev_scores is None):
         raise ValueError(f"{gate.path}: the model's gate threshold was fitted on this file, so its verdicts are "
                          "decided out of fold, which needs dev and dev's scores")
-    rows = {"rule evidence": ("evidence", config.evidence_thresholds), "network alone": ("network", config.network_thresholds),
-            "model": ("combined", config.thresholds)}
+    rows = model_rows(config)
     fit_dev, fit_gate = fitted_on or (dev_scores, gate_scores)
     for name, (which, thresholds) in rows.items():
         g = getattr(gate_scores, which)[:, j]
@@ -338,9 +344,7 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
     if cfg is not None:
         baselines = list(reports)
         sentence_scores = scores.sentence
-        rows = {"rule evidence": ("evidence", cfg.evidence_thresholds),
-                "network alone": ("network", cfg.network_thresholds),
-                "model": ("combined", cfg.thresholds)}
+        rows = model_rows(cfg)
         if gold.digest in {e.get("digest") for e in cfg.calibration.get("extra", [])}:
             notes.append("IN-SAMPLE for the topics: this file is one the shipped topic thresholds were also fitted on "
                          "(data.calibration_extra); its out-of-fold figures: python -m healthtag.training.crossfit")

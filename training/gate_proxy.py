@@ -37,7 +37,7 @@ from healthtag.models.scoring import Scorer
 from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy
 
 from .calibrate import decide_labels
-from .evaluate import gate_accuracies, gate_by_class, gate_verdicts, rule_reports, score_in_batches
+from .evaluate import gate_accuracies, gate_by_class, gate_verdicts, model_rows, rule_reports, score_in_batches
 from .gold import GoldSet
 from .label_model import LabelModel
 from .topic_eval import TopicReport, article_counts, micro_macro, paired_bootstrap, score_topics
@@ -82,9 +82,7 @@ def topic_reports(gold: GoldSet, scores, taxonomy, label_model: LabelModel, conf
     """`evaluate`'s topic rows on the proxy: the rules at their 0.5 decisions, the model rows at the shipped
     thresholds (none of which was fitted on these articles)."""
     reports = rule_reports(scores.votes, gold.labels, taxonomy, label_model)
-    rows = {"rule evidence": ("evidence", config.evidence_thresholds),
-            "network alone": ("network", config.network_thresholds), "model": ("combined", config.thresholds)}
-    for name, (which, thresholds) in rows.items():
+    for name, (which, thresholds) in model_rows(config).items():
         sets = decide_labels(getattr(scores, which), config.labels, thresholds)
         reports.append(score_topics(name, gold.labels, sets, taxonomy.label_ids))
     return reports
