@@ -153,9 +153,6 @@ def source_aware_gate(p_non_health: float, kind: str, general_health_rate: float
     return 1.0 / (1.0 + math.exp(-z))
 
 
-GENERAL_GATES = ("label_model", "pattern_bayes")
-
-
 def pattern_bayes_gate(health_patterns: list[tuple], general_patterns: list[tuple],
                        general_health_rate: float) -> list[float]:
     """P(non_health) for each general-news article from how often its rule pattern occurs in each source.
@@ -208,12 +205,12 @@ def build(args: argparse.Namespace, vote_settings: VoteSettings = DEFAULT_VOTES)
         nh = tax.non_health.id
         pool_prior = lm.models[nh].prior
         lm_probs = lm.predict_proba(votes, gate=False)
-        for art, p in zip(arts, lm_probs):
-            p[nh] = source_aware_gate(p[nh], source_kind(art.source), rate, pool_prior)
+        kinds = [source_kind(a.source) for a in arts]
+        for kind, p in zip(kinds, lm_probs):
+            p[nh] = source_aware_gate(p[nh], kind, rate, pool_prior)
         if getattr(args, "general_gate", "label_model") == "pattern_bayes":
             cols = lm.columns[nh]
             patterns = [tuple(int(x) for x in row[cols]) for row in model.vote_matrix(votes)]
-            kinds = [source_kind(a.source) for a in arts]
             general = [i for i, k in enumerate(kinds) if k == "general"]
             gates = pattern_bayes_gate([pt for pt, k in zip(patterns, kinds) if k == "health"],
                                        [patterns[i] for i in general], rate)

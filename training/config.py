@@ -16,6 +16,8 @@ from .distill_config import DistillConfig
 from .finetune import FinetuneConfig
 from .heads_training import HeadTrainingConfig
 
+GENERAL_GATES = ("label_model", "pattern_bayes")   # how general news's gate targets are made (DataConfig.general_gate)
+
 
 @dataclass
 class DataConfig:
@@ -50,8 +52,8 @@ class DataConfig:
             raise ValueError(f"peoples_daily must be >= 0, not {self.peoples_daily}")
         if self.general_health_rate is not None and not 0 < self.general_health_rate < 1:
             raise ValueError(f"general_health_rate must be in (0, 1), not {self.general_health_rate}")
-        if self.general_gate not in ("label_model", "pattern_bayes"):
-            raise ValueError(f"general_gate must be label_model or pattern_bayes, not {self.general_gate!r}")
+        if self.general_gate not in GENERAL_GATES:
+            raise ValueError(f"general_gate must be one of {', '.join(GENERAL_GATES)}, not {self.general_gate!r}")
         if self.general_gate == "pattern_bayes" and self.general_health_rate is None:
             raise ValueError("general_gate pattern_bayes needs general_health_rate")
         if self.labelled_weight <= 0:
