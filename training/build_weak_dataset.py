@@ -173,6 +173,11 @@ def pattern_bayes_gate(health_patterns: list[tuple], general_patterns: list[tupl
                       / (general_counts[k] / general_total)) for k in general_patterns]
 
 
+# the label model's soft labels where data.general_gate replaced its gate targets for general news (the heads' targets
+# stay in soft_labels); absent when the two are the same
+LABEL_MODEL_TARGETS = "label_model_soft_labels"
+
+
 def build(args: argparse.Namespace, vote_settings: VoteSettings = DEFAULT_VOTES) -> None:
     from datasets import Dataset
 
@@ -199,6 +204,7 @@ def build(args: argparse.Namespace, vote_settings: VoteSettings = DEFAULT_VOTES)
     votes = [model.apply(a) for a in tqdm(arts, desc="rules", file=sys.stderr)]
     lm = LabelModel(model, vote_settings).fit(votes)
     rate = getattr(args, "general_health_rate", None)
+    label_model_probs = None
     if rate is None:
         lm_probs = lm.predict_proba(votes)
     else:
@@ -209,6 +215,8 @@ def build(args: argparse.Namespace, vote_settings: VoteSettings = DEFAULT_VOTES)
         for kind, p in zip(kinds, lm_probs):
             p[nh] = source_aware_gate(p[nh], kind, rate, pool_prior)
         if getattr(args, "general_gate", "label_model") == "pattern_bayes":
+            # kept for `finetune.targets: label_model`: the tuned layers can learn from the label model's own gate
+            label_model_probs = [apply_gate(dict(p)) for p in lm_probs]
             cols = lm.columns[nh]
             patterns = [tuple(int(x) for x in row[cols]) for row in model.vote_matrix(votes)]
             general = [i for i, k in enumerate(kinds) if k == "general"]
@@ -237,6 +245,8 @@ def build(args: argparse.Namespace, vote_settings: VoteSettings = DEFAULT_VOTES)
         rows["health"].append(health)
         rows["salience"].append(sentence_salience(art, v, topics) if health else [0.0] * len(art.sentences))
         rows["rule_hits"].append(json.dumps(v.terms_by_label(), ensure_ascii=False))
+    if label_model_probs is not None:
+        rows[LABEL_MODEL_TARGETS] = [[round(p[k], 4) for k in labels] for p in label_model_probs]
     ds = Dataset.from_dict(rows)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

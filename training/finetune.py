@@ -49,6 +49,9 @@ from .features import FEATURES_VERSION, cache_key, features_path
 log = logging.getLogger(__name__)
 
 
+FINETUNE_TARGETS = ("heads", "label_model")
+
+
 @dataclass
 class FinetuneConfig:
     """The ``finetune:`` section of a training config; off unless ``layers`` > 0."""
@@ -61,8 +64,12 @@ class FinetuneConfig:
     train_windows: int = 1        # first windows of each article used as training input
     warmup: float = 0.1           # share of steps with a linearly rising learning rate
     seed: int = 13
+    targets: str = "heads"        # heads: the heads' soft labels; label_model: the label model's own, where
+                                  # data.general_gate replaced general news's gate targets for the heads only
 
     def __post_init__(self) -> None:
+        if self.targets not in FINETUNE_TARGETS:
+            raise ValueError(f"finetune.targets must be one of {', '.join(FINETUNE_TARGETS)}, not {self.targets!r}")
         if self.layers < 0:
             raise ValueError(f"finetune.layers must be >= 0, not {self.layers}")
         for name in ("epochs", "batch_windows", "train_windows"):
@@ -290,7 +297,9 @@ def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_to
     titles, sentences = weak["title"], weak["sentences"]
     targets = np.asarray(weak[target_column], dtype=np.float32)
     weights = np.ones(len(targets), dtype=np.float32)
-    recipe = hashlib.sha1(json.dumps([FEATURES_VERSION, config.__dict__, settings.to_dict(),
+    # which column the targets came from is not in the key: their bytes are, so equal targets reuse one tuning
+    recipe_fields = {k: v for k, v in config.__dict__.items() if k != "targets"}
+    recipe = hashlib.sha1(json.dumps([FEATURES_VERSION, recipe_fields, settings.to_dict(),
                                       cache_key(settings, (-1,), max_tokens, titles, sentences),
                                       hashlib.sha1(targets.tobytes()).hexdigest()],
                                      sort_keys=True).encode()).hexdigest()[:12]
@@ -326,8 +335,18 @@ def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_to
     return FinetuneResult(tuned, history, round(time.perf_counter() - started, 1), reused)
 
 
+def target_column(config: FinetuneConfig, weak) -> str:
+    """The weak dataset's column the top layers learn from (``finetune.targets``)."""
+    from .build_weak_dataset import LABEL_MODEL_TARGETS
+
+    if config.targets == "label_model" and LABEL_MODEL_TARGETS in weak.column_names:
+        return LABEL_MODEL_TARGETS
+    return "soft_labels"   # without that column the label model's targets are the heads' own
+
+
 def encoder_for(config, weak) -> EncoderSettings:
     """The encoder settings a training config's vectors come from: tuned when its recipe tunes (reusing the run)."""
     if not config.finetune.enabled:
         return config.encoder
-    return run_finetune(weak, config.encoder, config.finetune, config.data.max_train_tokens, config.run_path).settings
+    return run_finetune(weak, config.encoder, config.finetune, config.data.max_train_tokens, config.run_path,
+                        target_column(config.finetune, weak)).settings

@@ -86,3 +86,28 @@ def test_peoples_daily_pseudo_articles():
     arts = list(peoples_daily_articles(3))
     assert [a.id for a in arts] == ["pd1998-0", "pd1998-1", "pd1998-2"]
     assert all("/" not in a.text and a.source == "peoples_daily_1998" for a in arts)
+
+
+def test_pattern_bayes_keeps_the_label_models_own_targets_for_the_tuned_layers(tmp_path):
+    """With general_gate pattern_bayes the heads' targets change for general news only; the label model's own
+    targets stay in a column of their own (finetune.targets: label_model reads it), and without it no column."""
+    pytest.importorskip("snownlp")
+    from healthtag.training.build_weak_dataset import LABEL_MODEL_TARGETS
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"c{i}", "title": "", "text": ARTICLE}, ensure_ascii=False) + "\n"
+                              for i in range(6)), encoding="utf-8")
+    built = {}
+    for gate in ("label_model", "pattern_bayes"):
+        out = tmp_path / gate
+        build(Namespace(out=str(out), corpus=str(corpus), seeds=str(SEEDS), taxonomy=None, no_inews=True,
+                        inews_limit=None, save_label_model=None, extra_corpora=[], peoples_daily=40,
+                        exclude_gold=[], general_health_rate=0.1, general_gate=gate))
+        built[gate] = load_from_disk(str(out / "dataset"))
+    assert LABEL_MODEL_TARGETS not in built["label_model"].column_names
+    pb = built["pattern_bayes"]
+    # the kept column is exactly what the label-model gate gives the heads
+    assert pb[LABEL_MODEL_TARGETS] == built["label_model"]["soft_labels"]
+    for source, heads, own in zip(pb["source"], pb["soft_labels"], pb[LABEL_MODEL_TARGETS]):
+        if not source.startswith("peoples_daily"):
+            assert heads == own                          # health corpora and pages: the same targets

@@ -128,4 +128,22 @@ def test_a_finetuned_model_ships_its_layers_and_serves_the_vectors_it_was_traine
         shutil.rmtree(lower)
     again = run_finetune(weak, cfg.encoder, cfg.finetune, 256, tmp_path / "run")
     assert again.reused and again.history == saved["training"]["finetune"]["history"]
+    # finetune.targets names a column, not a recipe: equal targets reuse the same tuning
+    from healthtag.training.finetune import target_column
+    own = replace(cfg.finetune, targets="label_model")
+    assert target_column(own, weak) == "soft_labels"          # no separate column: the heads' targets are its own
+    same = run_finetune(weak, cfg.encoder, own, 256, tmp_path / "run", target_column(own, weak))
+    assert same.reused and same.settings.tuned_layers == again.settings.tuned_layers
     assert not list((tmp_path / "run" / "finetune").glob("lower-*"))
+
+
+def test_finetune_targets_are_checked_and_pick_their_column():
+    from datasets import Dataset
+    from healthtag.training.build_weak_dataset import LABEL_MODEL_TARGETS
+    from healthtag.training.finetune import FinetuneConfig, target_column
+
+    with pytest.raises(ValueError, match="finetune.targets must be one of"):
+        FinetuneConfig(layers=2, targets="gold")
+    both = Dataset.from_dict({"soft_labels": [[0.1]], LABEL_MODEL_TARGETS: [[0.9]]})
+    assert target_column(FinetuneConfig(layers=2), both) == "soft_labels"
+    assert target_column(FinetuneConfig(layers=2, targets="label_model"), both) == LABEL_MODEL_TARGETS
