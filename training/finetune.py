@@ -291,11 +291,11 @@ class FinetuneResult:
 
 
 def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_tokens: int | None,
-                 run_dir: Path, target_column: str = "soft_labels") -> FinetuneResult:
+                 run_dir: Path) -> FinetuneResult:
     """Tune the top layers on ``weak`` and leave the pool's tuned vectors in the feature cache."""
     started = time.perf_counter()
     titles, sentences = weak["title"], weak["sentences"]
-    targets = np.asarray(weak[target_column], dtype=np.float32)
+    targets = np.asarray(weak[target_column(config, weak)], dtype=np.float32)
     weights = np.ones(len(targets), dtype=np.float32)
     # which column the targets came from is not in the key: their bytes are, so equal targets reuse one tuning
     recipe_fields = {k: v for k, v in config.__dict__.items() if k != "targets"}
@@ -348,5 +348,4 @@ def encoder_for(config, weak) -> EncoderSettings:
     """The encoder settings a training config's vectors come from: tuned when its recipe tunes (reusing the run)."""
     if not config.finetune.enabled:
         return config.encoder
-    return run_finetune(weak, config.encoder, config.finetune, config.data.max_train_tokens, config.run_path,
-                        target_column(config.finetune, weak)).settings
+    return run_finetune(weak, config.encoder, config.finetune, config.data.max_train_tokens, config.run_path).settings

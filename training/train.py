@@ -29,7 +29,7 @@ from .calibrate import folds
 from .config import TrainConfig, load_train_config
 from .evaluate import evaluate
 from .features import article_features, extract_features
-from .finetune import run_finetune, target_column
+from .finetune import run_finetune
 from .gold import file_digest, load_gold
 from .heads_training import TrainingData, predict_docs, train_heads
 from .model_calibration import calibrate
@@ -74,8 +74,7 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
     labels = json.loads((weak_dir / "label_names.json").read_text(encoding="utf-8"))
     finetuned = None
     if config.finetune.enabled:
-        finetuned = run_finetune(weak, settings, config.finetune, data_cfg.max_train_tokens, run_dir,
-                                 target_column(config.finetune, weak))
+        finetuned = run_finetune(weak, settings, config.finetune, data_cfg.max_train_tokens, run_dir)
         settings = finetuned.settings
     features = extract_features(weak["title"], weak["sentences"], settings,
                                 max_tokens=data_cfg.max_train_tokens,

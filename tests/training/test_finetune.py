@@ -132,7 +132,7 @@ def test_a_finetuned_model_ships_its_layers_and_serves_the_vectors_it_was_traine
     from healthtag.training.finetune import target_column
     own = replace(cfg.finetune, targets="label_model")
     assert target_column(own, weak) == "soft_labels"          # no separate column: the heads' targets are its own
-    same = run_finetune(weak, cfg.encoder, own, 256, tmp_path / "run", target_column(own, weak))
+    same = run_finetune(weak, cfg.encoder, own, 256, tmp_path / "run")
     assert same.reused and same.settings.tuned_layers == again.settings.tuned_layers
     assert not list((tmp_path / "run" / "finetune").glob("lower-*"))
 
