@@ -178,6 +178,12 @@ def pattern_bayes_gate(health_patterns: list[tuple], general_patterns: list[tupl
 LABEL_MODEL_TARGETS = "label_model_soft_labels"
 
 
+def label_row(probs: dict[str, float], labels: list[str]) -> list[float]:
+    """One dataset row of per-label scores in the column order of ``label_names.json`` (4 decimals keep the
+    dataset small; no threshold sits closer than that)."""
+    return [round(probs[k], 4) for k in labels]
+
+
 def build(args: argparse.Namespace, vote_settings: VoteSettings = DEFAULT_VOTES) -> None:
     from datasets import Dataset
 
@@ -239,14 +245,14 @@ def build(args: argparse.Namespace, vote_settings: VoteSettings = DEFAULT_VOTES)
         rows["title"].append(art.title)
         rows["text"].append(art.text)
         rows["sentences"].append(art.sentences)
-        rows["soft_labels"].append([round(p[k], 4) for k in labels])
-        rows["vote_labels"].append([round(wv[k], 4) for k in labels])
+        rows["soft_labels"].append(label_row(p, labels))
+        rows["vote_labels"].append(label_row(wv, labels))
         rows["labels"].append(labs)
         rows["health"].append(health)
         rows["salience"].append(sentence_salience(art, v, topics) if health else [0.0] * len(art.sentences))
         rows["rule_hits"].append(json.dumps(v.terms_by_label(), ensure_ascii=False))
     if label_model_probs is not None:
-        rows[LABEL_MODEL_TARGETS] = [[round(p[k], 4) for k in labels] for p in label_model_probs]
+        rows[LABEL_MODEL_TARGETS] = [label_row(p, labels) for p in label_model_probs]
     ds = Dataset.from_dict(rows)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

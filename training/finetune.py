@@ -44,6 +44,7 @@ from healthtag.models.tuned_layers import apply_tuned_layers, save_tuned_layers
 from torch import nn
 from tqdm import tqdm
 
+from .build_weak_dataset import LABEL_MODEL_TARGETS
 from .features import FEATURES_VERSION, cache_key, features_path
 
 log = logging.getLogger(__name__)
@@ -337,8 +338,6 @@ def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_to
 
 def target_column(config: FinetuneConfig, weak) -> str:
     """The weak dataset's column the top layers learn from (``finetune.targets``)."""
-    from .build_weak_dataset import LABEL_MODEL_TARGETS
-
     if config.targets == "label_model" and LABEL_MODEL_TARGETS in weak.column_names:
         return LABEL_MODEL_TARGETS
     return "soft_labels"   # without that column the label model's targets are the heads' own
