@@ -327,6 +327,13 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
     use_bf16 = resolve_precision(model.settings.precision) == "bf16"
     student_key = [key, settings.layers_from, settings.steps, settings.batch_windows, settings.lr, settings.warmup,
                    settings.rank_weight]
+    heads, heads_key = model.heads, "model"
+    if settings.teacher_heads == "label_model":
+        from .teacher_heads import label_model_heads
+
+        heads, heads_key = label_model_heads(config, model.heads, model_fingerprint(model_dir))
+    if heads_key != "model":                   # students of the model's own heads keep their cache names
+        student_key.append(["teacher_heads", heads_key])
     if settings.batch_seed != settings.seed:   # students of the default seed keep their cache names
         student_key.append(settings.batch_seed)
     if settings.doc_loss != "logit_mse":       # so do students of the default document term
@@ -343,7 +350,7 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
         if settings.ffn_size is not None:
             sample = np.sort(np.random.default_rng(settings.seed).choice(len(data), size=min(256, len(data)), replace=False))
             prune_student_ffn(student, data.ids[sample], data.lengths[sample], settings.ffn_size)
-        history = train_student(student, model.heads, data, settings, use_bf16)
+        history = train_student(student, heads, data, settings, use_bf16)
         save_tuned_layers(student, indices, cached)
         cached.with_suffix(".json").write_text(json.dumps(history), encoding="utf-8")
     layers_path = model_dir / FAST_LAYERS_FILE
@@ -363,6 +370,7 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
                 "seed": settings.seed,
                 "student_seed": settings.batch_seed,
                 "first_window_share": settings.first_window_share,
+                "teacher_heads": settings.teacher_heads if heads_key != "model" else "model",
                 "source_weights": dict(settings.source_weights),
                 "check_articles": [a.id for a in check], "history": history,
                 "minutes": round((time.perf_counter() - started) / 60, 1)})

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from healthtag.models.encoder_settings import FALLBACKS
 
 DOC_LOSSES = ("logit_mse", "bernoulli_kl")
+TEACHER_HEADS = ("model", "label_model")
 
 
 @dataclass
@@ -36,6 +37,8 @@ class DistillConfig:
     seed: int = 13                # the window sample and the check split
     student_seed: int | None = None   # the student's batch order; None = ``seed``. Apart from ``seed`` so that
                                       # students of one recipe can be compared on the same windows and check articles
+    teacher_heads: str = "model"  # whose logits the student learns: the model's heads, or "label_model": heads trained
+                                  # the same way on the label model's own targets (training/teacher_heads.py)
 
     def __post_init__(self) -> None:
         if not self.layers_from or any(i < 0 for i in self.layers_from):
@@ -57,6 +60,8 @@ class DistillConfig:
             raise ValueError(f"distill.rank_weight must be >= 0, not {self.rank_weight}")
         if self.doc_loss not in DOC_LOSSES:
             raise ValueError(f"distill.doc_loss must be one of {DOC_LOSSES}, not {self.doc_loss!r}")
+        if self.teacher_heads not in TEACHER_HEADS:
+            raise ValueError(f"distill.teacher_heads must be one of {TEACHER_HEADS}, not {self.teacher_heads!r}")
         if self.fallback not in FALLBACKS:
             raise ValueError(f"distill.fallback must be one of {FALLBACKS}, not {self.fallback!r}")
 

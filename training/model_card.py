@@ -80,6 +80,14 @@ def _offset_line(fast) -> list[str]:
             "`python -m healthtag.training.student_offset --config configs/default.yaml`)."]
 
 
+def _teacher_heads(recipe: dict) -> str:
+    """Whose logits the student learnt, where not the shipped heads' (``distill.teacher_heads``)."""
+    if recipe.get("teacher_heads", "model") == "model":
+        return ""
+    return (" (its head terms read heads trained on the label model's own targets, not the shipped heads: "
+            "`distill.teacher_heads`)")
+
+
 def _fast_path_section(config: ModelConfig) -> list[str]:
     """The fast runtime: how it was distilled and every validation run recorded for it."""
     fast = config.fast
@@ -94,7 +102,7 @@ def _fast_path_section(config: ModelConfig) -> list[str]:
              f"no native bf16 it runs in {fast.encoder.fallback} (the validated fallback).",
              f"- Distilled on {recipe.get('windows', '?')} encoder windows of the unlabeled pool{_window_mix(recipe)}, "
              f"{recipe.get('steps')} steps of {recipe.get('batch_windows')} windows, lr {recipe.get('lr')}, "
-             f"document term `{recipe.get('doc_loss', 'logit_mse')}`, "
+             f"document term `{recipe.get('doc_loss', 'logit_mse')}`{_teacher_heads(recipe)}, "
              f"{_seeds(recipe)} ({_student_minutes(recipe)} min of student training). Command: "
              "`python -m healthtag.training.distill --config configs/default.yaml`.",
              *_offset_line(fast),

@@ -121,14 +121,15 @@ def unit_rows(weak, sentence_vectors: list[torch.Tensor], sentence_tokens: list[
                         [torch.zeros(0, dtype=torch.bool)] * n, torch.full((n,), float(weight)))
 
 
-def pool_rows(weak, features, config, labels: list[str]) -> TrainingData:
+def pool_rows(weak, features, config, labels: list[str], target_column: str = "soft_labels") -> TrainingData:
     """The weak pool's training rows: one per article, plus paragraph rows when ``data.unit_labels`` asks.
 
     The paragraphs are labelled by the label model the same run fitted on the
     articles (``run_dir/weak/label_model.json``), so that both kinds of row mean
-    the same thing by a vote.
+    the same thing by a vote. ``target_column``: the article rows' targets (the label model's own
+    column serves heads that a fast-path student is distilled against: `teacher_heads`).
     """
-    rows = TrainingData.build(features, weak, "soft_labels", config.data.salience_from)
+    rows = TrainingData.build(features, weak, target_column, config.data.salience_from)
     if not config.data.unit_labels:
         return rows
     label_model = LabelModel.load(config.run_path / "weak" / "label_model.json", RuleModel(load_taxonomy(None)))

@@ -326,6 +326,8 @@ def test_distill_config_is_checked():
         DistillConfig(steps=0)
     with pytest.raises(ValueError, match="rank_weight"):
         DistillConfig(rank_weight=-1.0)
+    with pytest.raises(ValueError, match="teacher_heads"):
+        DistillConfig(teacher_heads="pattern_bayes")
 
 
 def test_scored_gives_predictions_and_scores_in_order(distilled):
@@ -477,3 +479,56 @@ def test_measuring_an_offset_for_a_model_without_a_fast_path_is_a_clear_error(ti
 
     with pytest.raises(SystemExit, match="no fast path to correct"):
         run_offset(load_train_config(tiny_config_path), tiny_model_dir, articles=[])
+
+
+def test_a_student_learns_heads_trained_on_the_label_models_own_targets_when_asked(distilled, tiny_config_path,
+                                                                                   tmp_path):
+    """``distill.teacher_heads: label_model``: where the weak set keeps the label model's own targets apart
+    (data.general_gate changed the heads'), the student's head terms read heads trained on that column."""
+    from datasets import load_from_disk
+    from healthtag.training.build_weak_dataset import LABEL_MODEL_TARGETS
+    from healthtag.training.teacher_heads import label_model_heads
+    from safetensors.torch import load_file
+
+    model_dir, config = distilled
+    tiny_run = Path(load_train_config(tiny_config_path).run_dir)
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    weak = load_from_disk(str(tiny_run / "weak" / "dataset"))
+    gate = json.loads((tiny_run / "weak" / "label_names.json").read_text(encoding="utf-8")).index("non_health")
+    # label-model targets that disagree with the heads' on the gate everywhere, so the two sets of heads must differ
+    flipped = [[1.0 - v if j == gate else v for j, v in enumerate(row)] for row in weak["soft_labels"]]
+    shutil.rmtree(run / "weak" / "dataset")
+    weak.add_column(LABEL_MODEL_TARGETS, flipped).save_to_disk(str(run / "weak" / "dataset"))
+    asked = replace(config, run_dir=str(run), distill=replace(config.distill, teacher_heads="label_model"))
+    copy = tmp_path / "m"
+    shutil.copytree(model_dir, copy)
+    students = set((run / "distill").glob("student-*.safetensors"))
+    run_distill(asked, copy)
+
+    recipe = read_model_config(copy).fast.recipe
+    assert recipe["teacher_heads"] == "label_model" and read_model_config(model_dir).fast.recipe["teacher_heads"] == "model"
+    assert "trained on the label model's own targets" in (copy / "MODEL_CARD.md").read_text(encoding="utf-8")
+    stored = list((run / "distill").glob("heads-label_model-*.safetensors"))
+    assert len(stored) == 1 and len(set((run / "distill").glob("student-*.safetensors")) - students) == 1
+    shipped = TopicSummaryModel.load(copy, runtime="full").heads
+    teacher = MultiTaskHeads(shipped.hidden, shipped.n_outputs, shipped.head_hidden)
+    teacher.load_state_dict(load_file(str(stored[0])))
+    probe = torch.randn(16, shipped.hidden)
+    assert not torch.allclose(teacher.eval().doc_logits(probe)[:, gate], shipped.eval().doc_logits(probe)[:, gate])
+    own = load_file(model_dir / FAST_LAYERS_FILE)      # same windows and seeds, the model's own heads
+    other = load_file(copy / FAST_LAYERS_FILE)
+    assert own.keys() == other.keys() and any(not torch.equal(own[k], other[k]) for k in own)
+    # a rerun reuses both the teacher heads and the student: the same layers, no new file
+    again = tmp_path / "m2"
+    shutil.copytree(model_dir, again)
+    run_distill(asked, again)
+    assert len(list((run / "distill").glob("heads-label_model-*.safetensors"))) == 1
+    assert len(set((run / "distill").glob("student-*.safetensors")) - students) == 1
+    assert all(torch.equal(other[k], v) for k, v in load_file(again / FAST_LAYERS_FILE).items())
+    # where no separate column exists the model's heads already learn the label model's targets
+    heads, key = label_model_heads(replace(config, run_dir=str(tiny_run)), shipped, "fingerprint")
+    assert heads is shipped and key == "model"
+    # and a run folder without a weak set is a clear error, not a silent fallback
+    with pytest.raises(SystemExit, match="no weak dataset"):
+        label_model_heads(replace(config, run_dir=str(tmp_path / "empty")), shipped, "fingerprint")
