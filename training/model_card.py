@@ -80,6 +80,23 @@ def _offset_line(fast) -> list[str]:
             "`python -m healthtag.training.student_offset --config configs/default.yaml`)."]
 
 
+def _gate_targets_line(gate: dict | None) -> list[str]:
+    """How general news's health-gate targets were made (older models do not record it)."""
+    if not gate:
+        return []
+    rate = gate.get("general_health_rate")
+    share = f", moved to the assumed share of health stories in general news ({rate})" if rate is not None else ""
+    if gate.get("targets") == "pattern_bayes":
+        how = ("pattern Bayes: for each pattern of the rules' votes, how much likelier it is in the health corpora "
+               f"than in general news, times the assumed share of health stories in general news ({rate})")
+    else:
+        how = f"the label model's posterior{share}"
+    tuned = {"label_model": " The top encoder layers learn from the label model's own targets "
+                            "(`finetune.targets: label_model`).",
+             "heads": " The top encoder layers learn from the heads' targets."}.get(gate.get("finetune_targets"), "")
+    return [f"- General news's health-gate targets (`data.general_gate: {gate.get('targets')}`): {how}.{tuned}"]
+
+
 def _teacher_heads(recipe: dict) -> str:
     """Whose logits the student learnt, where not the shipped heads' (``distill.teacher_heads``)."""
     if recipe.get("teacher_heads", "model") == "model":
@@ -171,6 +188,7 @@ def render_model_card(config: ModelConfig, result: dict) -> str:
            "the evaluation below is in-sample for them; the out-of-fold figures are in the cross-fitted table "
            "(`python -m healthtag.training.crossfit`)."
            if training.get("reviewed_labels") else ". No gold label is a training target."),
+        *_gate_targets_line(training.get("general_gate")),
         f"- Thresholds calibrated on `{config.calibration.get('gold')}` "
         f"({config.calibration.get('articles')} articles, digest `{config.calibration.get('gold_digest')}`)"
         + ("; the articles that are also reviewed labels were scored by heads trained without them (2 folds)"

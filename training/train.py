@@ -122,6 +122,8 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
         calibration=calibrated.record,
         training={"config": _plain(config.training), "articles": len(data),
                   "paragraph_rows": len(weak_data) - len(weak),
+                  "general_gate": {"targets": data_cfg.general_gate, "general_health_rate": data_cfg.general_health_rate,
+                                   "finetune_targets": config.finetune.targets if config.finetune.enabled else None},
                   "reviewed_labels": [{"file": Path(p).name, "digest": file_digest(Path(p))} for p in data_cfg.labelled],
                   "train_seconds_total": round(time.perf_counter() - started, 1),
                   "timing": {"feature_seconds": round(t_features, 1), "heads_seconds": round(train_log.seconds, 1)},

@@ -16,6 +16,10 @@ def test_default_config_loads_typed():
     assert cfg.encoder.num_layers == 7 and cfg.combination.combine == "max_mean_gate"
     assert cfg.combination.votes.full_vote_mentions == 3 and cfg.training.self_training_rounds == 1
     assert cfg.run_path == Path("runs/default")
+    # the shipped gate recipe: pattern-Bayes gate targets for the heads only; the tuned layers and the fast path's
+    # student learn the label model's own targets, so the three settings go together
+    assert cfg.data.general_gate == "pattern_bayes" and cfg.finetune.targets == "label_model"
+    assert cfg.distill.teacher_heads == "label_model"
 
 
 @pytest.mark.parametrize("old, new, message", [

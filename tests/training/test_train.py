@@ -30,3 +30,7 @@ def test_training_writes_a_loadable_model(tiny_model_dir: Path):
     assert np.all((out.doc >= 0) & (out.doc <= 1))
     card = (tiny_model_dir / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "full_vote_mentions` = 3" in card and f"{evaluation['topics']['model']['micro_f1']:.3f}" in card
+    # which gate targets general news got is part of "which labels it trained on"
+    assert config["training"]["general_gate"] == {"targets": "label_model", "general_health_rate": None,
+                                                  "finetune_targets": None}   # the tiny recipe tunes no layer
+    assert "health-gate targets (`data.general_gate: label_model`): the label model's posterior." in card
