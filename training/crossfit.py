@@ -71,21 +71,34 @@ def combination_variants(combination: CombineSettings, tax, labels: list[str]) -
     return variants
 
 
-def load_weak_run(config: TrainConfig) -> WeakRun:
-    """The weak dataset and vector cache of ``config``'s run directory (vectors come from the cache)."""
+def load_weak_dataset(config: TrainConfig):
+    """The weak dataset ``train`` left in ``config``'s run directory, and its label order."""
     from datasets import load_from_disk
 
     run_dir = config.run_path
     if not (run_dir / "weak" / "dataset").exists():
         raise MissingInput(f"{run_dir / 'weak'}: no weak dataset; run python -m healthtag.training.train first")
-    dev = load_gold(require_file(config.data.calibration_gold, "dev gold (data.calibration_gold)"))
-    weak = load_from_disk(str(run_dir / "weak" / "dataset"))
     labels = json.loads((run_dir / "weak" / "label_names.json").read_text(encoding="utf-8"))
+    return load_from_disk(str(run_dir / "weak" / "dataset")), labels
+
+
+def weak_training_rows(config: TrainConfig, weak, labels: list[str],
+                       target_column: str = "soft_labels") -> tuple[TrainingData, EncoderSettings]:
+    """The pool's training rows as `train` builds them, vectors from the run's cache, and the encoder they
+    come from; ``target_column`` picks the article rows' targets."""
     settings = encoder_for(config, weak)
     features = extract_features(weak["title"], weak["sentences"], settings,
-                                max_tokens=config.data.max_train_tokens, cache_dir=run_dir / "features",
+                                max_tokens=config.data.max_train_tokens, cache_dir=config.run_path / "features",
                                 desc="weak-set vectors")
-    return WeakRun(dev, pool_rows(weak, features, config, labels), labels, settings)
+    return pool_rows(weak, features, config, labels, target_column), settings
+
+
+def load_weak_run(config: TrainConfig) -> WeakRun:
+    """The weak dataset and vector cache of ``config``'s run directory (vectors come from the cache)."""
+    weak, labels = load_weak_dataset(config)
+    dev = load_gold(require_file(config.data.calibration_gold, "dev gold (data.calibration_gold)"))
+    rows, settings = weak_training_rows(config, weak, labels)
+    return WeakRun(dev, rows, labels, settings)
 
 
 def _doc(features) -> torch.Tensor:

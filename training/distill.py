@@ -370,7 +370,7 @@ def run_distill(config, model_dir: Path | None = None) -> Path:
                 "seed": settings.seed,
                 "student_seed": settings.batch_seed,
                 "first_window_share": settings.first_window_share,
-                "teacher_heads": settings.teacher_heads if heads_key != "model" else "model",
+                "teacher_heads": "model" if heads_key == "model" else settings.teacher_heads,
                 "source_weights": dict(settings.source_weights),
                 "check_articles": [a.id for a in check], "history": history,
                 "minutes": round((time.perf_counter() - started) / 60, 1)})

@@ -85,12 +85,12 @@ def _gate_targets_line(gate: dict | None) -> list[str]:
     if not gate:
         return []
     rate = gate.get("general_health_rate")
-    share = f", moved to the assumed share of health stories in general news ({rate})" if rate is not None else ""
     if gate.get("targets") == "pattern_bayes":
         how = ("pattern Bayes: for each pattern of the rules' votes, how much likelier it is in the health corpora "
                f"than in general news, times the assumed share of health stories in general news ({rate})")
     else:
-        how = f"the label model's posterior{share}"
+        how = "the label model's posterior" + (
+            f", moved to the assumed share of health stories in general news ({rate})" if rate is not None else "")
     tuned = {"label_model": " The top encoder layers learn from the label model's own targets "
                             "(`finetune.targets: label_model`).",
              "heads": " The top encoder layers learn from the heads' targets."}.get(gate.get("finetune_targets"), "")

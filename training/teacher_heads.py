@@ -20,7 +20,6 @@ import hashlib
 import json
 import logging
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 from healthtag.models.multitask import MultiTaskHeads
@@ -36,39 +35,26 @@ def label_model_heads(config, model_heads: MultiTaskHeads, model_fingerprint: st
     Where the weak dataset has no separate label-model column, the model's heads already
     learn those targets, so they are returned as they are (digest ``"model"``).
     """
-    from datasets import load_from_disk
     from safetensors.torch import load_file, save_file
 
-    from .features import extract_features
-    from .finetune import encoder_for
+    from .crossfit import load_weak_dataset, weak_training_rows
     from .heads_training import train_heads
-    from .preflight import MissingInput
     from .train import reviewed_rows
-    from .unit_labels import pool_rows
 
-    run_dir = config.run_path
-    dataset = run_dir / "weak" / "dataset"
-    if not dataset.exists():
-        raise MissingInput(f"{run_dir / 'weak'}: no weak dataset for distill.teacher_heads: label_model; "
-                           "run python -m healthtag.training.train with this config first")
-    weak = load_from_disk(str(dataset))
+    weak, labels = load_weak_dataset(config)
     if LABEL_MODEL_TARGETS not in weak.column_names:
         log.info("the model's heads already learn the label model's targets (data.general_gate: %s): distilling "
                  "against them", config.data.general_gate)
         return model_heads, "model"
-    labels = json.loads((run_dir / "weak" / "label_names.json").read_text(encoding="utf-8"))
-    settings = encoder_for(config, weak)
-    features = extract_features(weak["title"], weak["sentences"], settings, max_tokens=config.data.max_train_tokens,
-                                cache_dir=run_dir / "features", desc="weak-set vectors")
-    data = pool_rows(weak, features, config, labels, target_column=LABEL_MODEL_TARGETS)
-    reviewed, _ = reviewed_rows(config.data.labelled, labels, settings, run_dir, config.data.labelled_weight)
+    data, settings = weak_training_rows(config, weak, labels, target_column=LABEL_MODEL_TARGETS)
+    reviewed, _ = reviewed_rows(config.data.labelled, labels, settings, config.run_path, config.data.labelled_weight)
     if reviewed is not None:   # the model's heads learn from them too
         data = data.concat(reviewed)
     digest = hashlib.sha1(json.dumps([model_fingerprint, asdict(config.training), asdict(config.data)],
                                      sort_keys=True, default=str).encode())
     digest.update(np.ascontiguousarray(data.targets.numpy()).tobytes())
     key = digest.hexdigest()[:12]
-    cached = run_dir / "distill" / f"heads-label_model-{key}.safetensors"
+    cached = config.run_path / "distill" / f"heads-label_model-{key}.safetensors"
     heads = MultiTaskHeads(model_heads.hidden, model_heads.n_outputs, model_heads.head_hidden)
     if cached.is_file():
         heads.load_state_dict(load_file(str(cached)))
