@@ -53,8 +53,8 @@ RuntimeOpt = Annotated[str, typer.Option(
     "--runtime", help="auto (the model's fast path where it has one), fast, or full (the full encoder).")]
 PrecisionOpt = Annotated[str | None, typer.Option(
     "--precision", help="Encoder arithmetic: bf16, fp32 or int8 (default: bf16 where the CPU has it, else the "
-                        "model's validated fallback). int8 is faster on AVX2-only CPUs and a little less "
-                        "accurate (README, Speed).")]
+                        "model's validated fallback). int8 is faster on one thread of an AVX2-only CPU (not "
+                        "reliably on two) and a little less accurate (README, Speed).")]
 TaxonomyOpt = Annotated[Path | None, typer.Option("--taxonomy", help="Taxonomy/rules YAML (default: the bundled configs/taxonomy.yaml).")]
 
 

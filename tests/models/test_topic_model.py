@@ -37,10 +37,12 @@ def test_requested_precision_runs_and_says_what_it_was_validated_for(tiny_model_
 
 
 def test_fp32_fallback_names_int8_and_its_price(tiny_model_dir, tmp_path, monkeypatch):
-    """On a CPU without bf16 the fast path's runtime line names the faster int8 option with its recorded figures."""
+    """On one thread of a CPU without bf16 the fast path's runtime line names the faster int8 option with its
+    recorded figures; on two threads int8 is not faster, so the line does not suggest it."""
     import shutil
 
     import healthtag.models.runtime as runtime
+    import torch
     from healthtag.models.model_config import FastPath, read_model_config, write_model_config
 
     model_dir = tmp_path / "model"
@@ -52,11 +54,15 @@ def test_fp32_fallback_names_int8_and_its_price(tiny_model_dir, tmp_path, monkey
         "fast/int8": {"gold": {"fast": {"micro_f1": 0.69, "rouge_l": 0.328}, "full": full}}})
     write_model_config(model_dir, config)
     monkeypatch.setattr(runtime, "bf16_is_fast", lambda: False)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
     note = TopicSummaryModel.load(model_dir, runtime="fast").runtime_note
     assert "encoder runs in fp32" in note
-    assert ("`--precision int8` runs faster on CPUs without bf16, at dev ROUGE-L 0.328 and micro-F1 0.690 "
+    assert ("`--precision int8` runs faster on one thread without bf16, at dev ROUGE-L 0.328 and micro-F1 0.690 "
             "against fp32's 0.333 and 0.700 (full path 0.340, 0.710)") in note
     # where bf16 is native, or the user chose the arithmetic, there is nothing to suggest
     assert "--precision int8" not in TopicSummaryModel.load(model_dir, runtime="fast", precision="fp32").runtime_note
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert "--precision int8" not in TopicSummaryModel.load(model_dir, runtime="fast").runtime_note
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
     monkeypatch.setattr(runtime, "bf16_is_fast", lambda: True)
     assert "--precision int8" not in TopicSummaryModel.load(model_dir, runtime="fast").runtime_note
