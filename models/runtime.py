@@ -59,7 +59,7 @@ def describe_precision(requested: str, fallback: str = "fp32", asked: str = "as 
             where = f" of layer{plural} {', '.join(map(str, int8_layers))}" if int8_layers else ""
             return (f"encoder runs in int8 (attention and first FFN matrices{where}; the rest fp32): {why}, "
                     "and this model validated int8 as its fallback")
-        return f"encoder runs in fp32: {why} (same vectors as bf16, slower)"
+        return f"encoder runs in fp32: {why} (bf16's vectors up to rounding, slower)"
     if running == "bf16":
         return "encoder runs in bf16: this CPU has native bf16 dot products"
     return f"encoder runs in {running}, {asked}"

@@ -142,7 +142,7 @@ class TopicSummaryModel:
         trades accuracy for speed sees the price (fp32 computes bf16's vectors, so it counts as bf16's)."""
         precision = self.precision_override
         if precision == "fp32" and self.runtime == "full":
-            return "the same vectors as bf16"
+            return "bf16's vectors up to rounding"
         recorded = self._recorded_dev(f"{self.runtime}/{precision}")
         if recorded is None:
             return (f"not validated for this model (python -m healthtag.training.fast_check --precision {precision} "
