@@ -13,7 +13,8 @@ Two kinds of evidence, side by side:
   accuracy, ROUGE-L).
 
 Each run is recorded under ``fast.validation["fast/<precision>"]`` in
-``config.json`` with the CPU it ran on. ``--precision`` sets the fast path's
+``config.json`` with the CPU it ran on (``"fast/<precision> on <flags>"`` when that key already holds a
+run from a CPU with other vector flags: see `record_key`). ``--precision`` sets the fast path's
 arithmetic (``fp32`` or ``int8``: what a CPU without native bf16 computes,
 measured on any CPU); the full path, the reference, runs in its own.
 
@@ -189,11 +190,26 @@ def run_check(config, model_dir: Path | None = None, precision: str | None = Non
         log.warning("%s: not found, so no gold figures (agreement only)", gold)
     record["minutes"] = round((time.perf_counter() - started) / 60, 1)
     cfg = read_model_config(model_dir)
-    key = f"fast/{precision or cfg.fast.encoder.precision}"
+    key = record_key(cfg.fast.validation, f"fast/{precision or cfg.fast.encoder.precision}", record["cpu"])
     cfg.fast.validation[key] = record
     write_model_config(model_dir, cfg)
     refresh_model_card(model_dir)
     return record
+
+
+def _vector_flags(cpu: str) -> str:
+    return cpu.rsplit("flags: ", 1)[-1]
+
+
+def record_key(records: dict, key: str, cpu: str) -> str:
+    """``key`` (``fast/fp32``...), unless it holds a run made on a CPU with other vector flags: then
+    ``key on <flags>``. The same arithmetic runs other kernels on another ISA (fp32 on a real AVX2-only
+    Zen 3 moved a few of dev's decisions against an AVX-512 Zen 4), so one CPU's record must not erase
+    another's; the first CPU's record keeps the plain key the runtime line reads."""
+    earlier = records.get(key)
+    if earlier is None or _vector_flags(str(earlier.get("cpu", ""))) == _vector_flags(cpu):
+        return key
+    return f"{key} on {_vector_flags(cpu)}"
 
 
 def format_record(record: dict) -> str:

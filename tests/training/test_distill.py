@@ -532,3 +532,14 @@ def test_a_student_learns_heads_trained_on_the_label_models_own_targets_when_ask
     # and a run folder without a weak set is a clear error, not a silent fallback
     with pytest.raises(SystemExit, match="no weak dataset"):
         label_model_heads(replace(config, run_dir=str(tmp_path / "empty")), shipped, "fingerprint")
+
+
+def test_a_check_on_a_cpu_with_other_vector_flags_keeps_the_first_cpus_record():
+    from healthtag.training.fast_check import record_key
+
+    zen4 = "AMD EPYC, 2 cores, flags: avx2 fma avx512f avx512_vnni avx512_bf16"
+    zen3 = "AMD EPYC, 2 cores, flags: avx2 fma"
+    assert record_key({}, "fast/fp32", zen3) == "fast/fp32"
+    assert record_key({"fast/fp32": {"cpu": zen4}}, "fast/fp32", zen4) == "fast/fp32"   # same CPU: replaced
+    assert record_key({"fast/fp32": {"cpu": zen4}}, "fast/fp32", zen3) == "fast/fp32 on avx2 fma"
+    assert record_key({"fast/fp32": {"cpu": zen4}}, "fast/int8", zen3) == "fast/int8"
