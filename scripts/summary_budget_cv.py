@@ -42,22 +42,21 @@ def with_references(gold: GoldSet) -> tuple[list, list[str]]:
     return [gold.articles[i] for i in keep], [gold.summaries[i] for i in keep]
 
 
-def sentence_scores(model_dir: Path, runtime: str, articles: list) -> tuple[list[np.ndarray], object]:
+def scorer_for(model_dir: Path, runtime: str) -> tuple[Scorer, object]:
+    """One model load per runtime path serves every gold file."""
     model = TopicSummaryModel.load(model_dir, runtime=runtime)
-    scorer = Scorer(load_taxonomy(None), model.config.labels, model.config.combination, network=model)
-    return score_in_batches(scorer, articles).sentence, model.config.summary
+    return Scorer(load_taxonomy(None), model.config.labels, model.config.combination, network=model), model.config.summary
 
 
 def rouge_table(articles: list, refs: list[str], scores: dict[str, list], budget) -> dict[int, dict[str, np.ndarray]]:
-    """{min_chars: {system: per-reference ROUGE-L}} for every candidate."""
+    """{min_chars: {system: per-reference ROUGE-L}} for every candidate, and the full path's abstract lengths."""
     out = {}
     for m in CANDIDATES:
         b = replace(budget, min_chars=m)
-        out[m] = {name: np.array(rouge_l_per_article([summarize(a.sentences, s[k], b) for k, a in enumerate(articles)],
-                                                     refs))
-                  for name, s in scores.items()}
-        out[m]["length"] = np.array([len(summarize(a.sentences, scores["full"][k], b))
-                                     for k, a in enumerate(articles)], dtype=float)
+        abstracts = {name: [summarize(a.sentences, s[k], b) for k, a in enumerate(articles)]
+                     for name, s in scores.items()}
+        out[m] = {name: np.array(rouge_l_per_article(hyps, refs)) for name, hyps in abstracts.items()}
+        out[m]["length"] = np.array([len(h) for h in abstracts["full"]], dtype=float)
     return out
 
 
@@ -93,11 +92,11 @@ def main() -> None:
 
     sets = {name: with_references(load_gold(p, bundled_seeds_dir() if name == "seeds" else None))
             for name, p in GOLD.items()}
-    tables, budget = {}, None
+    (full_scorer, budget), (fast_scorer, _) = scorer_for(args.model, "full"), scorer_for(args.model, "fast")
+    tables = {}
     for name, (articles, refs) in sets.items():
-        full, budget = sentence_scores(args.model, "full", articles)
-        fast, _ = sentence_scores(args.model, "fast", articles)
-        scores = {"full": full, "fast": fast,
+        scores = {"full": score_in_batches(full_scorer, articles).sentence,
+                  "fast": score_in_batches(fast_scorer, articles).sentence,
                   "lead_n": [lead_scores(len(a.sentences)) for a in articles],
                   "textrank": [textrank_scores(a.sentences) for a in articles]}
         tables[name] = rouge_table(articles, refs, scores, budget)
