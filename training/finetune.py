@@ -67,6 +67,10 @@ class FinetuneConfig:
     seed: int = 13
     targets: str = "heads"        # heads: the heads' soft labels; label_model: the label model's own, where
                                   # data.general_gate replaced general news's gate targets for the heads only
+    attention_dropout: float | None = None   # attention-probability dropout while tuning; None: the encoder's own
+                                  # (0.1). Drawing it is half of a training step on an AVX2 CPU (docs/speed.md)
+    frozen_vectors: bool = False  # also pool the frozen encoder's vectors from the stored states, for crossfit's
+                                  # comparison with finetune.layers: 0 (a second pass over the pool, ~11 min on AVX2)
 
     def __post_init__(self) -> None:
         if self.targets not in FINETUNE_TARGETS:
@@ -80,6 +84,20 @@ class FinetuneConfig:
             raise ValueError("finetune.lr and finetune.head_lr must be > 0")
         if not 0 <= self.warmup < 1:
             raise ValueError(f"finetune.warmup must be in [0, 1), not {self.warmup}")
+        if self.attention_dropout is not None and not 0 <= self.attention_dropout < 1:
+            raise ValueError(f"finetune.attention_dropout must be in [0, 1), not {self.attention_dropout}")
+
+    def recipe_fields(self) -> dict:
+        """The fields that decide the tuned weights, as the tuning cache keys them.
+
+        ``targets`` is left out (the targets' bytes are keyed instead), so is ``frozen_vectors`` (it
+        only adds a cache entry), and ``attention_dropout`` while unset, so that runs tuned before
+        the field existed keep their key.
+        """
+        fields = {k: v for k, v in self.__dict__.items() if k not in ("targets", "frozen_vectors")}
+        if fields["attention_dropout"] is None:
+            del fields["attention_dropout"]
+        return fields
 
     @property
     def enabled(self) -> bool:
@@ -204,10 +222,28 @@ def top_layers(settings: EncoderSettings, top: int) -> nn.ModuleList:
     return nn.ModuleList(copy.deepcopy(list(encoder.model.encoder.layer[-top:])))
 
 
+def set_attention_dropout(layers: nn.ModuleList, p: float) -> None:
+    """Set the attention-probability dropout of every layer (plain_bert's and transformers' BERT layers)."""
+    found = 0
+    for layer in layers:
+        attention = getattr(getattr(layer, "attention", None), "self", None)
+        dropout = getattr(attention, "dropout", None)
+        if not isinstance(dropout, nn.Dropout):
+            continue
+        dropout.p = p
+        if hasattr(attention, "dropout_prob"):   # transformers' SDPA attention reads this copy
+            attention.dropout_prob = p
+        found += 1
+    if found != len(layers):
+        raise ValueError(f"finetune.attention_dropout: found the attention dropout of {found} of {len(layers)} layers")
+
+
 def finetune_top(store: LowerStates, targets: np.ndarray, weights: np.ndarray, layers: nn.ModuleList,
                  config: FinetuneConfig, use_bf16: bool) -> tuple[nn.ModuleList, list[dict]]:
     """Train ``layers`` (in place) on the first windows' mean states against soft targets."""
     torch.manual_seed(config.seed)
+    if config.attention_dropout is not None:
+        set_attention_dropout(layers, config.attention_dropout)
     rng = np.random.default_rng(config.seed)
     rows = np.array([r for a in range(len(store.first_window) - 1)
                      for r in list(store.rows(a))[: config.train_windows]], dtype=np.int64)
@@ -299,8 +335,7 @@ def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_to
     targets = np.asarray(weak[target_column(config, weak)], dtype=np.float32)
     weights = np.ones(len(targets), dtype=np.float32)
     # which column the targets came from is not in the key: their bytes are, so equal targets reuse one tuning
-    recipe_fields = {k: v for k, v in config.__dict__.items() if k != "targets"}
-    recipe = hashlib.sha1(json.dumps([FEATURES_VERSION, recipe_fields, settings.to_dict(),
+    recipe = hashlib.sha1(json.dumps([FEATURES_VERSION, config.recipe_fields(), settings.to_dict(),
                                       cache_key(settings, (-1,), max_tokens, titles, sentences),
                                       hashlib.sha1(targets.tobytes()).hexdigest()],
                                      sort_keys=True).encode()).hexdigest()[:12]
@@ -311,12 +346,21 @@ def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_to
     layers = top_layers(settings, config.layers)
     tuned = replace(settings, tuned_layers=str(tuned_path))
     reused = tuned_path.exists() and history_path.exists()
+    # on request the frozen encoder's vectors come from the same states (a pass of the top layers over
+    # the pool), so the side-by-side comparison (crossfit with finetune.layers: 0) needs no whole-encoder pass
+    wanted = [(tuned, "tuned vectors")] + ([(settings, "frozen-encoder vectors")] if config.frozen_vectors else [])
+
+    def missing() -> list[tuple[EncoderSettings, str]]:   # the tuned vectors' key reads the tuned layers' file
+        return [(s, desc) for s, desc in wanted
+                if not (features_path(run_dir / "features", s, (-1,), max_tokens, titles, sentences)
+                        / "dataset_info.json").exists()]
+
     if reused:
         apply_tuned_layers(_as_encoder(layers, n_layers), tuned_path)   # the same checks serving makes
         history = json.loads(history_path.read_text(encoding="utf-8"))
         log.info("reusing tuned layers %s", tuned_path)
-        if (features_path(run_dir / "features", tuned, (-1,), max_tokens, titles, sentences) / "dataset_info.json").exists():
-            # everything downstream reads the tuned vectors, so the pool's lower-layer states (a pass
+        if not missing():
+            # everything downstream reads the cached vectors, so the pool's lower-layer states (a pass
             # over the whole pool and 6.7 GB) are only computed when the tuning or those vectors are missing
             return FinetuneResult(tuned, history, round(time.perf_counter() - started, 1), True)
     store, tokens = lower_states(titles, sentences, settings, config.layers, max_tokens, run_dir / "finetune")
@@ -325,14 +369,10 @@ def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_to
         layers, history = finetune_top(store, targets, weights, layers, config, use_bf16)
         save_tuned_layers(_as_encoder(layers, n_layers), indices, tuned_path)
         history_path.write_text(json.dumps(history), encoding="utf-8")
-    # the frozen encoder's vectors come from the same states for a few minutes more, so the
-    # side-by-side comparison (crossfit with finetune.layers: 0) needs no second pass over the pool
-    for encoder_settings, top in ((tuned, layers), (settings, None)):
+    for encoder_settings, desc in missing():
         target = features_path(run_dir / "features", encoder_settings, (-1,), max_tokens, titles, sentences)
-        if not (target / "dataset_info.json").exists():
-            desc = "tuned vectors" if top is not None else "frozen-encoder vectors"
-            top = top if top is not None else top_layers(settings, config.layers)
-            pooled_features(store, tokens, top, settings, desc=desc).save_to_disk(str(target))
+        top = layers if encoder_settings is tuned else top_layers(settings, config.layers)
+        pooled_features(store, tokens, top, settings, desc=desc).save_to_disk(str(target))
     return FinetuneResult(tuned, history, round(time.perf_counter() - started, 1), reused)
 
 

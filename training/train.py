@@ -61,12 +61,13 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
     settings = config.encoder
     tax = load_taxonomy(None)
     preflight(config)
-    check_model_output(out, own_files=[config.label_model_out])   # a wrong --out is refused now, not after an hour
+    label_model_out = shipped_label_model_path(config, out)
+    check_model_output(out, own_files=[label_model_out])   # a wrong --out is refused now, not after an hour
 
     weak_dir = run_dir / "weak"
     build_weak(Namespace(out=str(weak_dir), corpus=data_cfg.corpus, seeds=data_cfg.seeds,
                          taxonomy=None, no_inews=data_cfg.no_inews, inews_limit=data_cfg.inews_limit,
-                         save_label_model=config.label_model_out, extra_corpora=data_cfg.extra_corpora,
+                         save_label_model=label_model_out, extra_corpora=data_cfg.extra_corpora,
                          peoples_daily=data_cfg.peoples_daily, exclude_gold=data_cfg.exclude_gold,
                          general_health_rate=data_cfg.general_health_rate, general_gate=data_cfg.general_gate),
                vote_settings=config.combination.votes)
@@ -134,7 +135,7 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
     tokenizer = trimmed_tokenizer_path(kept) if kept is not None and trimmed_tokenizer_path(kept).exists() else None
     # built aside and swapped in whole: a run that dies here leaves the previous model as it was;
     # a fast path distilled from the previous weights does not carry over
-    with staged_model_dir(out, drop=[FAST_LAYERS_FILE], own_files=[config.label_model_out]) as stage:
+    with staged_model_dir(out, drop=[FAST_LAYERS_FILE], own_files=[label_model_out]) as stage:
         save_model(stage, model_config, heads, kept, tokenizer)
         train_seconds = time.perf_counter() - started
         result, text = evaluate(gold_path, stage, gate_path=Path(data_cfg.gate_gold) if data_cfg.gate_gold else None)
@@ -144,6 +145,19 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
     log.info("\nmodel written to %s in %.1f min of training (%.1f min of it encoder vectors)",
              out, train_seconds / 60, t_features / 60)
     return out
+
+
+def shipped_label_model_path(config: TrainConfig, out: Path) -> str | None:
+    """Where this run may save its label model: the config's ``label_model_out`` unless ``--out`` moved the model.
+
+    That file ships beside the config's model (``evaluate --rules-only`` reads it), so a run whose model goes
+    elsewhere, an experiment, must not rewrite it; its label model stays in the run folder's ``weak/``.
+    """
+    if config.label_model_out is None or Path(out).resolve() == Path(config.out).resolve():
+        return config.label_model_out
+    log.info("the model goes to %s, not %s: %s is left as it is (this run's label model: %s)", out, config.out,
+             config.label_model_out, config.run_path / "weak" / "label_model.json")
+    return None
 
 
 def reviewed_rows(paths: list[str], labels: list[str], settings, run_dir: Path, weight: float):

@@ -12,7 +12,7 @@ from conftest import FIXTURES
 from healthtag.models.encoder_settings import EncoderSettings
 from healthtag.models.runtime import build_article_encoder
 from healthtag.models.tuned_layers import TunedLayersError, apply_tuned_layers, save_tuned_layers
-from healthtag.training.features import cache_key, extract_features
+from healthtag.training.features import cache_key, extract_features, features_path
 from healthtag.training.finetune import (
     FinetuneConfig,
     finetune_top,
@@ -135,6 +135,46 @@ def test_a_finetuned_model_ships_its_layers_and_serves_the_vectors_it_was_traine
     same = run_finetune(weak, cfg.encoder, own, 256, tmp_path / "run")
     assert same.reused and same.settings.tuned_layers == again.settings.tuned_layers
     assert not list((tmp_path / "run" / "finetune").glob("lower-*"))
+    # the frozen encoder's vectors are pooled only on request, from the same tuning (no second tuning)
+    frozen = features_path(tmp_path / "run" / "features", cfg.encoder, (-1,), 256, weak["title"], weak["sentences"])
+    assert not frozen.exists()
+    asked = run_finetune(weak, cfg.encoder, replace(cfg.finetune, frozen_vectors=True), 256, tmp_path / "run")
+    assert asked.reused and asked.settings.tuned_layers == again.settings.tuned_layers
+    assert (frozen / "dataset_info.json").exists()
+    np.testing.assert_allclose(_vectors(load_from_disk(str(frozen)))[:5],
+                               _vectors(extract_features(weak["title"][:5], weak["sentences"][:5],
+                                                         replace(model.settings, tuned_layers=None),
+                                                         max_tokens=256)), atol=3e-2)
+
+
+def test_the_tuning_cache_key_keeps_its_fields_unless_a_new_one_is_set():
+    """Runs tuned before attention_dropout and frozen_vectors existed keep their cached tuning."""
+    base = FinetuneConfig(layers=2)
+    assert set(base.recipe_fields()) == {"layers", "epochs", "lr", "head_lr", "batch_windows", "train_windows",
+                                         "warmup", "seed"}
+    assert FinetuneConfig(layers=2, frozen_vectors=True).recipe_fields() == base.recipe_fields()
+    assert FinetuneConfig(layers=2, attention_dropout=0.0).recipe_fields() == {**base.recipe_fields(),
+                                                                              "attention_dropout": 0.0}
+    with pytest.raises(ValueError, match="attention_dropout"):
+        FinetuneConfig(layers=2, attention_dropout=1.0)
+
+
+def test_attention_dropout_is_set_on_every_tuned_layer_and_still_trains(tiny_encoder_dir, tmp_path):
+    from healthtag.training.finetune import set_attention_dropout
+
+    settings = _settings(tiny_encoder_dir)
+    layers = top_layers(settings, 1)
+    set_attention_dropout(layers, 0.0)
+    assert [layer.attention.self.dropout.p for layer in layers] == [0.0]
+    with pytest.raises(ValueError, match="found the attention dropout of 0 of 1"):
+        set_attention_dropout(torch.nn.ModuleList([torch.nn.Linear(2, 2)]), 0.0)
+    store, _ = lower_states(TITLES * 4, SENTENCES * 4, settings, 1, None, tmp_path / "ft")
+    targets = np.tile(np.eye(3, dtype=np.float32), (4, 1))
+    tuned, history = finetune_top(store, targets, np.ones(12, dtype=np.float32), top_layers(settings, 1),
+                                  FinetuneConfig(layers=1, epochs=6, lr=1e-3, head_lr=1e-2, batch_windows=4,
+                                                 attention_dropout=0.0), False)
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert tuned[0].attention.self.dropout.p == 0.0
 
 
 def test_finetune_targets_are_checked_and_pick_their_column():

@@ -138,6 +138,7 @@ def test_training_may_save_its_label_model_into_a_new_output_folder(tiny_config_
 
     out = tmp_path / "model"
     config = load_train_config(tiny_config_path)
+    config.out = str(out)                       # the config's own model: its label model is saved with it
     config.label_model_out = str(out / "label_model.json")
     out.mkdir()
     (out / "label_model.json").write_text("{}", encoding="utf-8")   # left by an earlier run of this config
@@ -150,3 +151,20 @@ def test_training_may_save_its_label_model_into_a_new_output_folder(tiny_config_
     with pytest.raises(ModelOutputError, match="no model in it"):
         check_model_output(other)      # the same file is someone else's when the run does not write it
 
+
+
+def test_a_model_sent_elsewhere_leaves_the_shipped_label_model_alone(tiny_config_path: Path, tmp_path: Path):
+    """An experiment (`--out` away from the config's model) must not rewrite the label model shipped with it."""
+    from healthtag.training import train
+    from healthtag.training.config import load_train_config
+
+    config = load_train_config(tiny_config_path)
+    shipped = tmp_path / "shipped" / "label_model.json"
+    shipped.parent.mkdir()
+    shipped.write_text('{"shipped": true}', encoding="utf-8")
+    config.label_model_out = str(shipped)
+    out = train.run(config, out=tmp_path / "experiment")
+    assert shipped.read_text(encoding="utf-8") == '{"shipped": true}'
+    assert (out / "config.json").exists() and not (out / "label_model.json").exists()
+    assert (config.run_path / "weak" / "label_model.json").exists()   # the run's own label model is kept
+    assert train.shipped_label_model_path(config, Path(config.out)) == str(shipped)   # the config's own model: saved
