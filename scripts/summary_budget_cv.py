@@ -28,6 +28,7 @@ from healthtag.models.scoring import Scorer
 from healthtag.models.taxonomy import load_taxonomy
 from healthtag.models.topic_model import TopicSummaryModel
 from healthtag.resources import bundled_model_dir, bundled_seeds_dir
+from healthtag.training.calibrate import folds as fold_split
 from healthtag.training.evaluate import rouge_l_per_article, score_in_batches
 from healthtag.training.gold import GoldSet, load_gold
 
@@ -66,10 +67,9 @@ def cross_validated(table: dict[int, dict[str, np.ndarray]], current: int, seeds
     gains = {"full": [], "fast": []}
     chosen = Counter()
     for seed in range(seeds):
-        order = np.random.default_rng(seed).permutation(n)
         pick = np.empty(n, dtype=int)
-        for f in range(folds):
-            test = order[f::folds]
+        for fold in fold_split(n, folds, seed):   # the split crossfit and threshold calibration use
+            test = np.array(fold)
             train = np.setdiff1d(np.arange(n), test)
             best = max(CANDIDATES, key=lambda m: (table[m]["full"][train].mean(), -m))
             pick[test] = best

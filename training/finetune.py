@@ -350,16 +350,17 @@ def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_to
     # the pool), so the side-by-side comparison (crossfit with finetune.layers: 0) needs no whole-encoder pass
     wanted = [(tuned, "tuned vectors")] + ([(settings, "frozen-encoder vectors")] if config.frozen_vectors else [])
 
-    def missing() -> list[tuple[EncoderSettings, str]]:   # the tuned vectors' key reads the tuned layers' file
-        return [(s, desc) for s, desc in wanted
-                if not (features_path(run_dir / "features", s, (-1,), max_tokens, titles, sentences)
-                        / "dataset_info.json").exists()]
+    def missing() -> list[tuple[EncoderSettings, str, Path]]:   # the tuned vectors' key reads the tuned layers' file
+        cached = [(s, desc, features_path(run_dir / "features", s, (-1,), max_tokens, titles, sentences))
+                  for s, desc in wanted]
+        return [(s, desc, path) for s, desc, path in cached if not (path / "dataset_info.json").exists()]
 
     if reused:
         apply_tuned_layers(_as_encoder(layers, n_layers), tuned_path)   # the same checks serving makes
         history = json.loads(history_path.read_text(encoding="utf-8"))
         log.info("reusing tuned layers %s", tuned_path)
-        if not missing():
+        todo = missing()
+        if not todo:
             # everything downstream reads the cached vectors, so the pool's lower-layer states (a pass
             # over the whole pool and 6.7 GB) are only computed when the tuning or those vectors are missing
             return FinetuneResult(tuned, history, round(time.perf_counter() - started, 1), True)
@@ -369,8 +370,8 @@ def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_to
         layers, history = finetune_top(store, targets, weights, layers, config, use_bf16)
         save_tuned_layers(_as_encoder(layers, n_layers), indices, tuned_path)
         history_path.write_text(json.dumps(history), encoding="utf-8")
-    for encoder_settings, desc in missing():
-        target = features_path(run_dir / "features", encoder_settings, (-1,), max_tokens, titles, sentences)
+        todo = missing()
+    for encoder_settings, desc, target in todo:
         top = layers if encoder_settings is tuned else top_layers(settings, config.layers)
         pooled_features(store, tokens, top, settings, desc=desc).save_to_disk(str(target))
     return FinetuneResult(tuned, history, round(time.perf_counter() - started, 1), reused)

@@ -152,7 +152,6 @@ def test_training_may_save_its_label_model_into_a_new_output_folder(tiny_config_
         check_model_output(other)      # the same file is someone else's when the run does not write it
 
 
-
 def test_a_model_sent_elsewhere_leaves_the_shipped_label_model_alone(tiny_config_path: Path, tmp_path: Path):
     """An experiment (`--out` away from the config's model) must not rewrite the label model shipped with it."""
     from healthtag.training import train
