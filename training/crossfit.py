@@ -88,7 +88,7 @@ def weak_training_rows(config: TrainConfig, weak, labels: list[str],
     come from; ``target_column`` picks the article rows' targets."""
     settings = encoder_for(config, weak)
     features = extract_features(weak["title"], weak["sentences"], settings,
-                                max_tokens=config.data.max_train_tokens, cache_dir=config.run_path / "features",
+                                max_tokens=config.token_caps(weak["source"]), cache_dir=config.run_path / "features",
                                 desc="weak-set vectors")
     return pool_rows(weak, features, config, labels, target_column), settings
 

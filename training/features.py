@@ -19,10 +19,18 @@ from healthtag.models.encoder_cache import file_digest
 from healthtag.models.runtime import EncoderSettings, build_article_encoder
 from tqdm import tqdm
 
+TokenCaps = int | None | list[int | None]   # one cap for every article, or one per article in pool order
+
+
+def article_cap(caps: TokenCaps, index: int) -> int | None:
+    """The token cap of article ``index`` under ``caps`` (`TrainConfig.token_caps`)."""
+    return caps[index] if isinstance(caps, list) else caps
+
+
 FEATURES_VERSION = 2   # bump when what is stored changes (columns, pooling), to invalidate old caches
 
 
-def cache_key(settings: EncoderSettings, layers: Sequence[int], max_tokens: int | None,
+def cache_key(settings: EncoderSettings, layers: Sequence[int], max_tokens: TokenCaps,
               titles: Sequence[str], sentences: Sequence[Sequence[str]]) -> str:
     h = hashlib.sha1()
     described = settings.to_dict()
@@ -36,14 +44,14 @@ def cache_key(settings: EncoderSettings, layers: Sequence[int], max_tokens: int 
     return h.hexdigest()[:16]
 
 
-def features_path(cache_dir: Path, settings: EncoderSettings, layers: Sequence[int], max_tokens: int | None,
+def features_path(cache_dir: Path, settings: EncoderSettings, layers: Sequence[int], max_tokens: TokenCaps,
                   titles: Sequence[str], sentences: Sequence[Sequence[str]]) -> Path:
     """The folder in ``cache_dir`` where `extract_features` keeps these articles' vectors."""
     return Path(cache_dir) / f"features-{cache_key(settings, layers, max_tokens, titles, sentences)}"
 
 
 def extract_features(titles: Sequence[str], sentences: Sequence[Sequence[str]], settings: EncoderSettings,
-                     layers: Sequence[int] = (-1,), max_tokens: int | None = None,
+                     layers: Sequence[int] = (-1,), max_tokens: TokenCaps = None,
                      cache_dir: Path | None = None, chunk: int = 32, desc: str = "features"):
     """Dataset with columns doc_vec, sent_vecs, sent_tokens, one row per article, in input order."""
     from datasets import Dataset, load_from_disk
@@ -56,7 +64,7 @@ def extract_features(titles: Sequence[str], sentences: Sequence[Sequence[str]], 
     with tqdm(total=len(titles), desc=desc, unit="art", file=sys.stderr) as bar:
         for first in range(0, len(titles), chunk):
             batch = [tokenize_article(tok, titles[i], sentences[i], settings.window, settings.overlap,
-                                      max_tokens=max_tokens)
+                                      max_tokens=article_cap(max_tokens, i))
                      for i in range(first, min(first + chunk, len(titles)))]
             with torch.inference_mode():
                 pooled_batch = encoder.encode(batch)

@@ -45,7 +45,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .build_weak_dataset import LABEL_MODEL_TARGETS
-from .features import FEATURES_VERSION, cache_key, features_path
+from .features import FEATURES_VERSION, TokenCaps, article_cap, cache_key, features_path
 
 log = logging.getLogger(__name__)
 
@@ -128,13 +128,13 @@ def split_settings(settings: EncoderSettings, top: int) -> EncoderSettings:
 
 
 def tokenize_all(tok, titles: Sequence[str], sentences: Sequence[Sequence[str]], settings: EncoderSettings,
-                 max_tokens: int | None) -> list[ArticleTokens]:
-    return [tokenize_article(tok, t, s, settings.window, settings.overlap, max_tokens=max_tokens)
-            for t, s in zip(titles, sentences)]
+                 max_tokens: TokenCaps) -> list[ArticleTokens]:
+    return [tokenize_article(tok, t, s, settings.window, settings.overlap, max_tokens=article_cap(max_tokens, i))
+            for i, (t, s) in enumerate(zip(titles, sentences))]
 
 
 def lower_states(titles: Sequence[str], sentences: Sequence[Sequence[str]], settings: EncoderSettings, top: int,
-                 max_tokens: int | None, cache_dir: Path, chunk: int = 64) -> tuple[LowerStates, list[ArticleTokens]]:
+                 max_tokens: TokenCaps, cache_dir: Path, chunk: int = 64) -> tuple[LowerStates, list[ArticleTokens]]:
     """Run (or reuse) the lower layers over every window of every article."""
     lower = split_settings(settings, top)
     key = cache_key(lower, (-1,), max_tokens, titles, sentences)
@@ -327,7 +327,7 @@ class FinetuneResult:
     reused: bool                  # the tuned layers came from an earlier run with the same recipe and pool
 
 
-def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_tokens: int | None,
+def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_tokens: TokenCaps,
                  run_dir: Path) -> FinetuneResult:
     """Tune the top layers on ``weak`` and leave the pool's tuned vectors in the feature cache."""
     started = time.perf_counter()
@@ -388,4 +388,5 @@ def encoder_for(config, weak) -> EncoderSettings:
     """The encoder settings a training config's vectors come from: tuned when its recipe tunes (reusing the run)."""
     if not config.finetune.enabled:
         return config.encoder
-    return run_finetune(weak, config.encoder, config.finetune, config.data.max_train_tokens, config.run_path).settings
+    return run_finetune(weak, config.encoder, config.finetune, config.token_caps(weak["source"]),
+                        config.run_path).settings

@@ -74,11 +74,11 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
     weak = load_from_disk(str(weak_dir / "dataset"))
     labels = json.loads((weak_dir / "label_names.json").read_text(encoding="utf-8"))
     finetuned = None
+    caps = config.token_caps(weak["source"])
     if config.finetune.enabled:
-        finetuned = run_finetune(weak, settings, config.finetune, data_cfg.max_train_tokens, run_dir)
+        finetuned = run_finetune(weak, settings, config.finetune, caps, run_dir)
         settings = finetuned.settings
-    features = extract_features(weak["title"], weak["sentences"], settings,
-                                max_tokens=data_cfg.max_train_tokens,
+    features = extract_features(weak["title"], weak["sentences"], settings, max_tokens=caps,
                                 cache_dir=run_dir / "features", desc="weak-set vectors")
     t_features = time.perf_counter() - started
 

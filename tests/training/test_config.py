@@ -39,3 +39,31 @@ def test_mistakes_are_reported_with_file_and_line(tmp_path, old, new, message):
     assert message in str(info.value) and str(bad) in str(info.value)
     if "unknown" in message or "num_layers" in message:
         assert f"{bad}:{line}:" in str(info.value)
+
+
+def test_general_news_is_capped_to_its_first_windows_only_on_request():
+    from dataclasses import replace
+
+    from healthtag.models.chunking import tokens_in_windows
+
+    cfg = load_train_config(CONFIG)
+    sources = ["corpus:health_news.jsonl", "inews:train", "peoples_daily_1998", "seeds/000.txt"]
+    # unset: one cap for every article, so the feature and tuning caches keep their keys
+    assert replace(cfg.data, general_windows=None) and cfg.data.general_windows is None
+    assert cfg.token_caps(sources) == cfg.data.max_train_tokens == 1024
+    capped = replace(cfg, data=replace(cfg.data, general_windows=1))
+    one_window = tokens_in_windows(1, cfg.encoder.window, cfg.encoder.overlap)
+    assert one_window == cfg.encoder.window - 2
+    assert capped.token_caps(sources) == [1024, one_window, one_window, 1024]
+    # a cap wider than max_train_tokens never lengthens an article
+    wide = replace(cfg, data=replace(cfg.data, general_windows=9))
+    assert wide.token_caps(sources)[1] == 1024
+
+
+def test_general_windows_must_be_positive(tmp_path):
+    text = CONFIG.read_text(encoding="utf-8")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("  max_train_tokens: 1024", "  max_train_tokens: 1024\n  general_windows: 0", 1),
+                   encoding="utf-8")
+    with pytest.raises(ConfigError, match="general_windows must be >= 1"):
+        load_train_config(bad)

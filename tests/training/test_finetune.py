@@ -187,3 +187,24 @@ def test_finetune_targets_are_checked_and_pick_their_column():
     both = Dataset.from_dict({"soft_labels": [[0.1]], LABEL_MODEL_TARGETS: [[0.9]]})
     assert target_column(FinetuneConfig(layers=2), both) == "soft_labels"
     assert target_column(FinetuneConfig(layers=2, targets="label_model"), both) == LABEL_MODEL_TARGETS
+
+
+def test_per_article_caps_shorten_only_the_capped_articles_in_every_pass(tiny_encoder_dir, tmp_path):
+    """`data.general_windows` reaches the stored states and the pooled vectors article by article."""
+    from healthtag.models.chunking import tokens_in_windows
+
+    settings = _settings(tiny_encoder_dir)
+    one = tokens_in_windows(1, settings.window, settings.overlap)
+    caps = [one, None, one]
+    store, tokens = lower_states(TITLES, SENTENCES, settings, 1, caps, tmp_path / "ft")
+    whole = lower_states(TITLES, SENTENCES, settings, 1, None, tmp_path / "whole")[1]
+    assert [len(t.windows) for t in tokens] == [1, len(whole[1].windows), 1]
+    assert len(whole[0].windows) > 1 and len(whole[2].windows) > 1   # the caps did shorten something
+    assert tokens[0].ids == whole[0].ids[:one] and tokens[1].ids == whole[1].ids
+    capped = extract_features(TITLES, SENTENCES, settings, max_tokens=caps)
+    uncapped = extract_features(TITLES, SENTENCES, settings)
+    capped_tokens, uncapped_tokens = capped["sent_tokens"], uncapped["sent_tokens"]
+    assert capped_tokens[1] == uncapped_tokens[1]
+    assert sum(capped_tokens[0]) < sum(uncapped_tokens[0]) and capped_tokens[0][-1] == 0   # late sentences unread
+    # the caps are part of the cache key: capped and uncapped vectors never share a folder
+    assert cache_key(settings, (-1,), caps, TITLES, SENTENCES) != cache_key(settings, (-1,), None, TITLES, SENTENCES)
