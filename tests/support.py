@@ -54,3 +54,13 @@ def assert_spans_partition(page, spans) -> None:
         else:
             assert cover[i] == 1, (i, ch)
     assert [a.start for a in spans] == sorted(a.start for a in spans)
+
+
+def load_script(name: str):
+    """A module of scripts/ (not a package: the scripts run as files), loaded for its functions."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,19 +1,12 @@
 """scripts/crossfit_paired.py: differences are taken per fold seed, and mismatched runs are refused."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from support import load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("crossfit_paired", ROOT / "scripts" / "crossfit_paired.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("crossfit_paired")
 
 
 def _run(micro: list[float]) -> dict:

@@ -1,19 +1,12 @@
 """The abstract-budget cross-validation (scripts/summary_budget_cv.py): out-of-fold choices, paired gains."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
+from support import load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("summary_budget_cv", ROOT / "scripts" / "summary_budget_cv.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("summary_budget_cv")
 
 
 def _table(means: dict[int, float], n: int = 40, noise: float = 0.0, seed: int = 0) -> dict:
