@@ -29,7 +29,7 @@ from healthtag.models.encoder_cache import building
 from healthtag.models.runtime import build_article_encoder
 from healthtag.training.config import TrainConfig, load_train_config
 from healthtag.training.features import cache_key
-from healthtag.training.finetune import split_settings, tokenize_all, tuning_path
+from healthtag.training.finetune import split_settings, target_column, tokenize_all, tuning_path
 
 
 def lower_dir(config: TrainConfig, weak, caps) -> Path:
@@ -74,8 +74,10 @@ def derive(capped: TrainConfig, uncapped: TrainConfig) -> None:
             np.save(tmp / "lengths.npy", lengths[rows])
             (tmp / "done.json").write_text(json.dumps({"windows": len(rows), "hidden": hidden}), encoding="utf-8")
     print(f"{target}: {len(rows)} of {meta['windows']} windows")
-    tuned_from = tuning_path(weak, uncapped.encoder, uncapped.finetune, full_caps, uncapped.run_path)
-    tuned_to = tuning_path(weak, capped.encoder, capped.finetune, caps, capped.run_path)
+    targets = np.asarray(weak[target_column(capped.finetune, weak)], dtype=np.float32)
+    tuned_from = tuning_path(titles, sentences, targets, uncapped.encoder, uncapped.finetune, full_caps,
+                             uncapped.run_path)
+    tuned_to = tuning_path(titles, sentences, targets, capped.encoder, capped.finetune, caps, capped.run_path)
     if not tuned_from.exists():
         sys.exit(f"{tuned_from}: the uncapped run has no tuned layers of this recipe")
     for suffix in (".safetensors", ".json"):

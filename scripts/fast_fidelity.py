@@ -14,6 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 from healthtag.inference.predictor import Predictor
 from healthtag.inference.segment import article_from_record
 from healthtag.training.fast_check import agreement, scored
@@ -33,18 +34,12 @@ def local_reports() -> dict[str, list]:
 
 
 def fidelity(model_dir: Path, precision: str | None, sets: dict[str, list]) -> dict:
-    result = {}
+    """`fast_check.agreement` of the fast path with the full path, per text set and over all of them."""
     paths = {runtime: Predictor.load(model_dir, runtime=runtime, precision=precision) for runtime in ("full", "fast")}
-    both = {name: {runtime: scored(p, arts) for runtime, p in paths.items()} for name, arts in sets.items()}
-    for name, runs in both.items():
-        (full, full_scores), (fast, fast_scores) = runs["full"], runs["fast"]
-        result[name] = agreement(full, fast, full_scores, fast_scores)
-    full = [p for runs in both.values() for p in runs["full"][0]]
-    fast = [p for runs in both.values() for p in runs["fast"][0]]
-    import numpy as np
-    result["all"] = agreement(full, fast, np.concatenate([r["full"][1] for r in both.values()]),
-                              np.concatenate([r["fast"][1] for r in both.values()]))
-    return result
+    runs = {name: [scored(paths[runtime], arts) for runtime in ("full", "fast")] for name, arts in sets.items()}
+    runs["all"] = [([p for r in runs.values() for p in r[i][0]], np.concatenate([r[i][1] for r in runs.values()]))
+                   for i in (0, 1)]
+    return {name: agreement(full[0], fast[0], full[1], fast[1]) for name, (full, fast) in runs.items()}
 
 
 def main(argv: list[str] | None = None) -> None:

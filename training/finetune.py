@@ -327,13 +327,12 @@ class FinetuneResult:
     reused: bool                  # the tuned layers came from an earlier run with the same recipe and pool
 
 
-def tuning_path(weak, settings: EncoderSettings, config: FinetuneConfig, max_tokens: TokenCaps,
-                run_dir: Path) -> Path:
+def tuning_path(titles: Sequence[str], sentences: Sequence[Sequence[str]], targets: np.ndarray,
+                settings: EncoderSettings, config: FinetuneConfig, max_tokens: TokenCaps, run_dir: Path) -> Path:
     """Where ``run_dir`` keeps the tuned layers of this recipe, pool and targets (reused when present)."""
-    targets = np.asarray(weak[target_column(config, weak)], dtype=np.float32)
     # which column the targets came from is not in the key: their bytes are, so equal targets reuse one tuning
     recipe = hashlib.sha1(json.dumps([FEATURES_VERSION, config.recipe_fields(), settings.to_dict(),
-                                      cache_key(settings, (-1,), max_tokens, weak["title"], weak["sentences"]),
+                                      cache_key(settings, (-1,), max_tokens, titles, sentences),
                                       hashlib.sha1(targets.tobytes()).hexdigest()],
                                      sort_keys=True).encode()).hexdigest()[:12]
     return Path(run_dir) / "finetune" / f"tuned_layers-{recipe}.safetensors"
@@ -346,7 +345,7 @@ def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_to
     titles, sentences = weak["title"], weak["sentences"]
     targets = np.asarray(weak[target_column(config, weak)], dtype=np.float32)
     weights = np.ones(len(targets), dtype=np.float32)
-    tuned_path = tuning_path(weak, settings, config, max_tokens, run_dir)
+    tuned_path = tuning_path(titles, sentences, targets, settings, config, max_tokens, run_dir)
     history_path = tuned_path.with_suffix(".json")
     n_layers = settings.num_layers
     indices = list(range(n_layers - config.layers, n_layers))
