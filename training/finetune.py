@@ -44,7 +44,7 @@ from healthtag.models.tuned_layers import apply_tuned_layers, save_tuned_layers
 from torch import nn
 from tqdm import tqdm
 
-from .build_weak_dataset import LABEL_MODEL_TARGETS
+from .build_weak_dataset import LABEL_MODEL_TARGETS, source_kind
 from .features import FEATURES_VERSION, TokenCaps, article_cap, cache_key, features_path
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,8 @@ class FinetuneConfig:
                                   # (0.1). Drawing it is half of a training step on an AVX2 CPU (docs/speed.md)
     frozen_vectors: bool = False  # also pool the frozen encoder's vectors from the stored states, for crossfit's
                                   # comparison with finetune.layers: 0 (a second pass over the pool, ~11 min on AVX2)
+    general_once: bool = False    # general news (inews, People's Daily) read in one epoch only, a seeded share of it
+                                  # in each: it teaches the tuned layers the gate alone and is 59 % of the rows
 
     def __post_init__(self) -> None:
         if self.targets not in FINETUNE_TARGETS:
@@ -91,12 +93,14 @@ class FinetuneConfig:
         """The fields that decide the tuned weights, as the tuning cache keys them.
 
         ``targets`` is left out (the targets' bytes are keyed instead), so is ``frozen_vectors`` (it
-        only adds a cache entry), and ``attention_dropout`` while unset, so that runs tuned before
-        the field existed keep their key.
+        only adds a cache entry), and ``attention_dropout`` and ``general_once`` while unset, so that
+        runs tuned before those fields existed keep their key.
         """
         fields = {k: v for k, v in self.__dict__.items() if k not in ("targets", "frozen_vectors")}
         if fields["attention_dropout"] is None:
             del fields["attention_dropout"]
+        if not fields["general_once"]:
+            del fields["general_once"]
         return fields
 
     @property
@@ -238,9 +242,30 @@ def set_attention_dropout(layers: nn.ModuleList, p: float) -> None:
         raise ValueError(f"finetune.attention_dropout: found the attention dropout of {found} of {len(layers)} layers")
 
 
+def epoch_rows(owner: np.ndarray, general: np.ndarray | None, config: FinetuneConfig) -> list[np.ndarray]:
+    """Which training rows (indices into the row list) each epoch reads.
+
+    Every row in every epoch, unless ``general_once``: then the rows of general-news articles
+    (``general[owner]``) are shuffled once with their own seeded generator and dealt out in
+    ``epochs`` near-equal parts, one per epoch, so each is read exactly once.
+    """
+    every = np.arange(len(owner))
+    if not config.general_once or general is None:
+        return [every] * config.epochs
+    is_general = np.asarray(general, dtype=bool)[owner]
+    dealt = np.random.default_rng([config.seed, 1]).permutation(np.flatnonzero(is_general))
+    parts = np.array_split(dealt, config.epochs)
+    kept = every[~is_general]
+    return [np.sort(np.concatenate([kept, part])) for part in parts]
+
+
 def finetune_top(store: LowerStates, targets: np.ndarray, weights: np.ndarray, layers: nn.ModuleList,
-                 config: FinetuneConfig, use_bf16: bool) -> tuple[nn.ModuleList, list[dict]]:
-    """Train ``layers`` (in place) on the first windows' mean states against soft targets."""
+                 config: FinetuneConfig, use_bf16: bool,
+                 general: np.ndarray | None = None) -> tuple[nn.ModuleList, list[dict]]:
+    """Train ``layers`` (in place) on the first windows' mean states against soft targets.
+
+    ``general`` [N] marks general-news articles, which ``config.general_once`` reads in one epoch only.
+    """
     torch.manual_seed(config.seed)
     if config.attention_dropout is not None:
         set_attention_dropout(layers, config.attention_dropout)
@@ -248,18 +273,19 @@ def finetune_top(store: LowerStates, targets: np.ndarray, weights: np.ndarray, l
     rows = np.array([r for a in range(len(store.first_window) - 1)
                      for r in list(store.rows(a))[: config.train_windows]], dtype=np.int64)
     owner = np.searchsorted(store.first_window, rows, side="right") - 1
+    per_epoch = epoch_rows(owner, general, config)
     hidden, n_labels = store.states.shape[2], targets.shape[1]
     head = nn.Linear(hidden, n_labels)
     optimiser = torch.optim.AdamW([{"params": layers.parameters(), "lr": config.lr},
                                    {"params": head.parameters(), "lr": config.head_lr}], weight_decay=0.01)
-    steps = config.epochs * math.ceil(len(rows) / config.batch_windows)
+    steps = sum(math.ceil(len(chosen) / config.batch_windows) for chosen in per_epoch)
     warm = max(1, int(config.warmup * steps))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
     history, step = [], 0
     layers.train()
-    for epoch in range(config.epochs):
-        order = rng.permutation(len(rows))
+    for epoch, chosen in enumerate(per_epoch):
+        order = chosen[rng.permutation(len(chosen))]
         total, seen, started = 0.0, 0, time.perf_counter()
         bar = tqdm(range(0, len(order), config.batch_windows), desc=f"fine-tune epoch {epoch + 1}", unit="batch",
                    file=sys.stderr)
@@ -373,7 +399,8 @@ def run_finetune(weak, settings: EncoderSettings, config: FinetuneConfig, max_to
     store, tokens = lower_states(titles, sentences, settings, config.layers, max_tokens, run_dir / "finetune")
     if not reused:
         use_bf16 = resolve_precision(settings.precision) == "bf16"
-        layers, history = finetune_top(store, targets, weights, layers, config, use_bf16)
+        general = np.array([source_kind(s) == "general" for s in weak["source"]]) if config.general_once else None
+        layers, history = finetune_top(store, targets, weights, layers, config, use_bf16, general)
         save_tuned_layers(_as_encoder(layers, n_layers), indices, tuned_path)
         history_path.write_text(json.dumps(history), encoding="utf-8")
         todo = missing()

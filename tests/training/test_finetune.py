@@ -157,6 +157,26 @@ def test_the_tuning_cache_key_keeps_its_fields_unless_a_new_one_is_set():
                                                                               "attention_dropout": 0.0}
     with pytest.raises(ValueError, match="attention_dropout"):
         FinetuneConfig(layers=2, attention_dropout=1.0)
+    assert FinetuneConfig(layers=2, general_once=True).recipe_fields() == {**base.recipe_fields(),
+                                                                          "general_once": True}
+
+
+def test_general_news_is_read_in_exactly_one_epoch_and_health_in_every_one():
+    from healthtag.training.finetune import epoch_rows
+
+    owner = np.repeat(np.arange(10), [1, 2, 1, 1, 1, 1, 1, 1, 1, 1])   # article 1 trains on two windows
+    general = np.array([False, True, True, False, True, True, True, False, True, True])
+    plain = epoch_rows(owner, general, FinetuneConfig(layers=1, epochs=3))
+    assert [list(e) for e in plain] == [list(range(11))] * 3      # unset: every row in every epoch, as before
+    once = epoch_rows(owner, general, FinetuneConfig(layers=1, epochs=3, general_once=True))
+    health_rows = set(np.flatnonzero(~general[owner]).tolist())
+    general_rows = np.flatnonzero(general[owner]).tolist()
+    assert all(health_rows <= set(e.tolist()) for e in once)
+    seen = sorted(r for e in once for r in e.tolist() if r not in health_rows)
+    assert seen == general_rows                                     # each general row once, none lost
+    assert {len(e) - len(health_rows) for e in once} <= {2, 3}     # dealt out evenly
+    again = epoch_rows(owner, general, FinetuneConfig(layers=1, epochs=3, general_once=True))
+    assert all(np.array_equal(a, b) for a, b in zip(once, again))  # seeded
 
 
 def test_attention_dropout_is_set_on_every_tuned_layer_and_still_trains(tiny_encoder_dir, tmp_path):
