@@ -22,6 +22,21 @@ def test_default_config_loads_typed():
     assert cfg.distill.teacher_heads == "label_model"
 
 
+def test_recipe_h_is_the_default_recipe_with_its_three_speed_keys_and_its_own_paths():
+    """configs/recipe_h.yaml must not drift from the default in anything but what its header lists."""
+    import dataclasses
+
+    default, fast = load_train_config(CONFIG), load_train_config(CONFIG.with_name("recipe_h.yaml"))
+    assert fast.data.general_windows == 1 and fast.finetune.general_once and fast.finetune.attention_dropout == 0.0
+    assert not {str(fast.out), str(fast.run_path), str(fast.label_model_out)} & {
+        str(default.out), str(default.run_path), str(default.label_model_out)}   # nothing shipped is rewritten
+    same = dataclasses.replace(fast, name=default.name, out=default.out, run_dir=default.run_dir,
+                               label_model_out=default.label_model_out,
+                               data=dataclasses.replace(fast.data, general_windows=None),
+                               finetune=dataclasses.replace(fast.finetune, general_once=False, attention_dropout=None))
+    assert same == default
+
+
 @pytest.mark.parametrize("old, new, message", [
     ("  epochs: 30", "  epoch: 30", "unknown key 'epoch'"),
     ("  dropout: 0.2", "  dropout: 1.5", "dropout must be in [0, 1)"),
