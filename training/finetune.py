@@ -250,8 +250,10 @@ def epoch_rows(owner: np.ndarray, general: np.ndarray | None, config: FinetuneCo
     ``epochs`` near-equal parts, one per epoch, so each is read exactly once.
     """
     every = np.arange(len(owner))
-    if not config.general_once or general is None:
+    if not config.general_once:
         return [every] * config.epochs
+    if general is None:
+        raise ValueError("finetune.general_once needs to know which articles are general news")
     is_general = np.asarray(general, dtype=bool)[owner]
     dealt = np.random.default_rng([config.seed, 1]).permutation(np.flatnonzero(is_general))
     parts = np.array_split(dealt, config.epochs)

@@ -177,6 +177,8 @@ def test_general_news_is_read_in_exactly_one_epoch_and_health_in_every_one():
     assert {len(e) - len(health_rows) for e in once} <= {2, 3}     # dealt out evenly
     again = epoch_rows(owner, general, FinetuneConfig(layers=1, epochs=3, general_once=True))
     assert all(np.array_equal(a, b) for a, b in zip(once, again))  # seeded
+    with pytest.raises(ValueError, match="general_once needs"):
+        epoch_rows(owner, None, FinetuneConfig(layers=1, epochs=3, general_once=True))
 
 
 def test_attention_dropout_is_set_on_every_tuned_layer_and_still_trains(tiny_encoder_dir, tmp_path):
