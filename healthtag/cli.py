@@ -123,6 +123,17 @@ def _taxonomy(path: Path | None):
         raise _fail(str(exc), exc) from exc
 
 
+def _model_taxonomy(model: Path | None):
+    """The rules a model tags with: its own copy when trained on another taxonomy, else the bundled ones."""
+    from healthtag.models.taxonomy import TaxonomyError, model_taxonomy
+    from healthtag.resources import bundled_model_dir
+
+    try:
+        return model_taxonomy(model or bundled_model_dir())
+    except TaxonomyError as exc:
+        raise _fail(str(exc), exc) from exc
+
+
 def _span_command(paths: list[str], output: Path | None, desc: str, line_for) -> None:
     """Shared by `segment` and `weak-label`: one record per span (``line_for`` may skip one), errors as records."""
     errors = 0
@@ -336,8 +347,8 @@ def tag(
     try:
         fmt = output_format(output, fmt)
         topic_ids = []
-        if topic_columns:
-            topic_ids = _taxonomy(None).label_ids
+        if topic_columns:   # the model's own labels when it was trained on another taxonomy
+            topic_ids = (_taxonomy(None) if rules_only else _model_taxonomy(model)).label_ids
         writer = _writer(output, paths, fmt, resume=resume, bom=bom, topic_ids=topic_ids)
         with writer:
             try:
@@ -406,8 +417,10 @@ def train(
     out: Annotated[Path | None, typer.Option(help="Model directory to write (default: the config's `out`).")] = None,
     labelled: Annotated[list[Path] | None, typer.Option("--labelled", help="Reviewed labels (gold-format JSONL, repeatable): join the weak labels, weighted as clean.")] = None,
     distill: Annotated[bool, typer.Option("--distill/--no-distill", help="Also distil the fast runtime path from the new model and validate it on this CPU (about 30-45 min more on 2 cores). Without it the new model runs its full encoder.")] = False,
+    taxonomy: Annotated[Path | None, typer.Option("--taxonomy", help="Taxonomy/rules YAML the weak labels come from (default: the config's `taxonomy`, else the bundled one); the model keeps a copy and tags with it.")] = None,
 ) -> None:
     """Train a model from weak labels (same as python -m healthtag.training.train)."""
+    from healthtag.models.taxonomy import TaxonomyError
     from healthtag.models.typed_config import ConfigError
     from healthtag.training.model_output import ModelOutputError
     from healthtag.training.preflight import MissingInput
@@ -416,6 +429,8 @@ def train(
     try:
         cfg = load_train_config(config)
         cfg.data.labelled = [*cfg.data.labelled, *(str(p) for p in labelled or [])]
+        if taxonomy is not None:
+            cfg.taxonomy = str(taxonomy)
         model_dir = run(cfg, out=out)
         if distill:
             from healthtag.training.distill import run_distill
@@ -427,7 +442,7 @@ def train(
             typer.echo(f"{model_dir} has no fast path, so it runs its full encoder (slow on CPUs without bf16); "
                        f"`healthtag train --distill` or `python -m healthtag.training.distill --config {config} "
                        f"--model {model_dir}` adds one.", err=True)
-    except ConfigError as exc:
+    except (ConfigError, TaxonomyError) as exc:
         raise _fail(str(exc), exc) from exc
     except (MissingInput, ModelOutputError) as exc:
         raise _fail(str(exc.code).removeprefix("error: "), exc) from exc

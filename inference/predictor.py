@@ -19,7 +19,7 @@ from typing import Iterable, Iterator
 from healthtag.models.model_config import SummaryBudget
 from healthtag.models.evidence import DEFAULT_THRESHOLD
 from healthtag.models.scoring import BatchScores, Decision, Scorer, decide_batch, near_threshold
-from healthtag.models.taxonomy import NON_HEALTH, Taxonomy, load_taxonomy, taxonomy_digest
+from healthtag.models.taxonomy import NON_HEALTH, Taxonomy, load_taxonomy, model_taxonomy, taxonomy_digest
 
 from healthtag.text.article import Article
 from healthtag.text.highlight import term_spans
@@ -133,16 +133,18 @@ class Predictor:
         ``runtime``: ``auto`` (the model's fast path where it has one), ``fast`` or ``full``;
         ``precision`` overrides the encoder arithmetic (``fp32`` computes what a CPU without bf16 does).
         ``allow_pickle`` is the only way to let a custom encoder load pickled weights.
+        ``taxonomy``: other rules than the model's (its own copy when it was trained on a custom taxonomy,
+        else the bundled one); thresholds fitted for other rules are then logged as such.
         """
         from healthtag.resources import bundled_model_dir
 
-        tax = load_taxonomy(taxonomy)
         if rules_only:
-            return cls(tax, None, summarizer, batch_size=batch_size)
+            return cls(load_taxonomy(taxonomy), None, summarizer, batch_size=batch_size)
         from healthtag.models.topic_model import ModelLoadError, TopicSummaryModel
 
-        model = TopicSummaryModel.load(Path(path) if path else bundled_model_dir(), allow_pickle=allow_pickle,
-                                       runtime=runtime, precision=precision)
+        model_dir = Path(path) if path else bundled_model_dir()
+        tax = model_taxonomy(model_dir, taxonomy)   # a model trained on other rules brings them along
+        model = TopicSummaryModel.load(model_dir, allow_pickle=allow_pickle, runtime=runtime, precision=precision)
         missing = set(model.labels) - {lab.id for lab in tax.all_labels}
         if missing:
             raise ModelLoadError(f"model labels {sorted(missing)} are not in the taxonomy {tax.source}")

@@ -247,6 +247,14 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     return parse_taxonomy(text, source=str(path))
 
 
+def model_taxonomy(model_dir: str | Path | None, explicit: str | Path | None = None) -> Taxonomy:
+    """The rules to score a model with: ``explicit`` when the user names one, else the copy the model folder keeps
+    (trained on another taxonomy), else the bundled one. Thresholds and heads mean nothing under other rules."""
+    from healthtag.resources import model_taxonomy_path
+
+    return load_taxonomy(explicit if explicit is not None else model_taxonomy_path(model_dir))
+
+
 def taxonomy_digest(taxonomy: Taxonomy) -> str:
     """A short hash of everything in a taxonomy that changes a prediction (ids, names, thresholds, rules).
 

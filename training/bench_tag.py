@@ -117,12 +117,13 @@ def gated_without_network(model: Path | None, articles: Path) -> tuple[int, int]
     from healthtag.models.evidence import DEFAULT_THRESHOLD
     from healthtag.models.model_config import read_model_config
     from healthtag.models.scoring import Scorer
-    from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy
+    from healthtag.models.taxonomy import NON_HEALTH, model_taxonomy
     from healthtag.resources import bundled_model_dir
 
-    config = read_model_config(model or bundled_model_dir())
+    model_dir = model or bundled_model_dir()
+    config = read_model_config(model_dir)
     arts = [article_from_record(rec.article, str(articles)) for rec in read_jsonl(articles) if rec.error is None]
-    scorer = Scorer(load_taxonomy(None), config.labels, config.combination)
+    scorer = Scorer(model_taxonomy(model_dir), config.labels, config.combination)
     scores = scorer.score(arts, network=np.zeros((len(arts), len(config.labels))))
     need = scorer.needs_network(scorer.gate_floor(scores.evidence, scores.rules),
                                 config.thresholds.get(NON_HEALTH, DEFAULT_THRESHOLD))

@@ -81,6 +81,8 @@ class TrainConfig:
     summary: SummaryBudget = field(default_factory=SummaryBudget)
     run_dir: str | None = None               # checkpoints, logs, feature cache (default runs/<name>)
     label_model_out: str | None = None       # also save the fitted label model here (the shipped one: models/label_model.json)
+    taxonomy: str | None = None              # taxonomy/rules YAML of the weak labels (default: the bundled
+                                             # configs/taxonomy.yaml); the model keeps a copy and is scored with it
 
     @property
     def run_path(self) -> Path:

@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     extra_articles = [a for more in extra for a in more.articles]
     extra_labels = [lab for more in extra for lab in more.labels]
     extra_doc = _doc(article_features(extra_articles, run.settings, cache, "extra calibration vectors")) if extra else None
-    tax = load_taxonomy(None)
+    tax = load_taxonomy(config.taxonomy)
     # topics and the gate come from the document head alone; the sentence head is not trained here
     training = dataclasses.replace(config.training, sentence_loss_weight=0.0,
                                    epochs=args.epochs or config.training.epochs)

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     dev, data, labels = run.dev, run.weak_data, run.labels
     weak = load_from_disk(str(config.run_path / "weak" / "dataset"))
     dev_feats = article_features(dev.articles, run.settings, config.run_path / "features", "dev vectors")
-    tax = load_taxonomy(None)
+    tax = load_taxonomy(config.taxonomy)
     dev_doc = torch.tensor(np.asarray(dev_feats["doc_vec"], dtype=np.float32))
     rules_sets = [set(predicted_labels(each_rule_alone(v, tax))) for v in Scorer(tax).score(dev.articles).votes]
     rules = score_topics("rules", dev.labels, rules_sets, tax.label_ids)

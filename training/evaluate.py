@@ -32,7 +32,7 @@ from healthtag.models.evidence import each_rule_alone, predicted_labels, weighte
 from healthtag.models.model_config import SummaryBudget
 from healthtag.models.rules import ArticleVotes, RuleModel
 from healthtag.models.scoring import BatchScores, Scorer
-from healthtag.models.taxonomy import NON_HEALTH, Taxonomy, load_taxonomy
+from healthtag.models.taxonomy import NON_HEALTH, Taxonomy
 
 from .calibrate import ExtraCalibration, cross_validated_sets, decide_labels, folds, gate_threshold
 from .gold import GoldError, GoldSet, file_digest, load_gold  # noqa: F401 - load_gold/file_digest are part of this module's API
@@ -302,15 +302,16 @@ def evaluate(gold_path: Path, model_dir: Path | None = None, budget: SummaryBudg
     and their combination are scored again. `recalibrate` passes them, since new thresholds or a new
     rule weighting do not change what the network says.
     """
-    from healthtag.resources import bundled_label_model
+    from healthtag.models.taxonomy import model_taxonomy
+    from healthtag.resources import model_label_model
 
     gold = load_gold(gold_path, pages_dir)
     gate = load_gold(gate_path) if gate_path is not None else None
-    tax = load_taxonomy(None)
+    tax = model_taxonomy(model_dir)
     notes = []
     sentence_scores = None
     margin_interval = None
-    label_model = LabelModel.load(bundled_label_model(), RuleModel(tax))
+    label_model = LabelModel.load(model_label_model(model_dir), RuleModel(tax))
     cfg = None
     needs_reference = False   # a fast path evaluated on a file its (full-path) thresholds were fitted on
     if model_dir is None:

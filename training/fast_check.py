@@ -33,7 +33,7 @@ import numpy as np
 from healthtag.inference.predictor import Prediction, Predictor
 from healthtag.models.cpu_info import cpu_info
 from healthtag.models.model_config import read_model_config, write_model_config
-from healthtag.models.taxonomy import load_taxonomy
+from healthtag.models.taxonomy import model_taxonomy
 from healthtag.text.article import Article
 
 from .calibrate import ExtraCalibration
@@ -182,7 +182,7 @@ def run_check(config, model_dir: Path | None = None, precision: str | None = Non
         extra = ExtraCalibration.joined([sc.combined for sc in scores["full"]["extra"]],
                                         [more.labels for more in scores["full"]["extra_gold"]])
         record["gold"]["repeated_cv"] = repeated_gap(scores["full"]["gold"].combined, scores["fast"]["gold"].combined,
-                                                     load_gold(gold).labels, labels, load_taxonomy(None).label_ids,
+                                                     load_gold(gold).labels, labels, model_taxonomy(model_dir).label_ids,
                                                      extra=extra)
         record["gold"]["file"] = str(gold)
         record["gold"]["gate_file"] = str(gate) if gate else None

@@ -34,7 +34,7 @@ import numpy as np
 
 from healthtag.models.rules import RuleModel
 from healthtag.models.scoring import Scorer
-from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy
+from healthtag.models.taxonomy import NON_HEALTH, model_taxonomy
 
 from .calibrate import decide_labels
 from .evaluate import gate_accuracies, gate_by_class, gate_verdicts, model_rows, rule_reports, score_in_batches
@@ -127,15 +127,16 @@ def reweighted_f1(report: TopicReport) -> tuple[float, float]:
 def run(model: Path | None, runtime: str, precision: str | None) -> tuple[list[dict], int, list[TopicReport]]:
     """The gate table and topic reports for the model directory's chosen runtime, and how many articles they cover."""
     from healthtag.models.topic_model import TopicSummaryModel
-    from healthtag.resources import bundled_label_model, bundled_model_dir
+    from healthtag.resources import bundled_model_dir, model_label_model
 
     rows = load_labels()
     gold = proxy_gold(rows)
-    tax = load_taxonomy(None)
-    network = TopicSummaryModel.load(model or bundled_model_dir(), runtime=runtime, precision=precision)
+    model_dir = model or bundled_model_dir()
+    tax = model_taxonomy(model_dir)
+    network = TopicSummaryModel.load(model_dir, runtime=runtime, precision=precision)
     scores = score_in_batches(Scorer(tax, network.config.labels, network.config.combination, network=network),
                               gold.articles)
-    label_model = LabelModel.load(bundled_label_model(), RuleModel(tax))
+    label_model = LabelModel.load(model_label_model(model_dir), RuleModel(tax))
     verdicts = gate_verdicts(gold, None, None, scores, tax, label_model, network.config)
     print(network.runtime_note)
     strata, unsure = np.array([r["stratum"] for r in rows]), np.array([r["unsure"] for r in rows])

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from healthtag.inference.records import write_atomically
 from healthtag.models.model_config import ModelConfig, read_model_config
+from healthtag.resources import MODEL_TAXONOMY_FILE
 
 ROWS = [("micro-F1 (all labels)", "micro_f1"), ("macro-F1 (all labels)", "macro_f1"),
         ("micro-F1 (topics only)", "topic_micro_f1"), ("macro-F1 (topics only)", "topic_macro_f1"),
@@ -156,7 +157,8 @@ def _fast_path_section(config: ModelConfig) -> list[str]:
     return lines
 
 
-def render_model_card(config: ModelConfig, result: dict) -> str:
+def render_model_card(config: ModelConfig, result: dict, own_taxonomy: bool = False) -> str:
+    """``own_taxonomy``: the folder carries the taxonomy it was trained with (not the bundled one)."""
     enc, comb, training = config.encoder, config.combination, config.training
     timing = training.get("timing", {})
     lines = [
@@ -175,7 +177,9 @@ def render_model_card(config: ModelConfig, result: dict) -> str:
         f"- Combination: `{comb.combine}` of the network and the rules' `{comb.rule_evidence}`"
         + (f", {comb.weighting_note()}" if comb.weighting_note() else "")
         + "; vote constants " + ", ".join(f"`{k}` = {v}" for k, v in comb.votes.to_dict().items()) + ".",
-        f"- Taxonomy digest: `{config.taxonomy_digest}` (a warning is logged when the taxonomy in use differs).",
+        f"- Taxonomy digest: `{config.taxonomy_digest}` (a warning is logged when the taxonomy in use differs)"
+        + (f"; trained on its own taxonomy, kept in this folder as `{MODEL_TAXONOMY_FILE}` and used when it tags."
+           if own_taxonomy else "; the bundled `configs/taxonomy.yaml`."),
         f"- Summary budget: {config.summary.min_chars}–{config.summary.max_chars} characters, "
         f"redundancy {config.summary.redundancy}.",
         "",
@@ -231,7 +235,8 @@ def write_model_card(directory: Path) -> Path:
     """MODEL_CARD.md from config.json and eval.json, plus diagnosis.md (training.diagnose) when present."""
     directory = Path(directory)
     result = json.loads((directory / "eval.json").read_text(encoding="utf-8"))
-    text = render_model_card(read_model_config(directory), result)
+    text = render_model_card(read_model_config(directory), result,
+                             own_taxonomy=(directory / MODEL_TAXONOMY_FILE).is_file())
     diagnosis = directory / "diagnosis.md"
     if diagnosis.is_file():
         text += "\n" + diagnosis.read_text(encoding="utf-8")

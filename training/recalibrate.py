@@ -59,7 +59,7 @@ def check_recalibratable(model: CombineSettings, wanted: CombineSettings, traini
 def run(config: TrainConfig, model_dir: Path | None = None) -> Path:
     model_dir = Path(model_dir or config.out)
     current = read_model_config(model_dir)
-    tax = load_taxonomy(None)
+    tax = load_taxonomy(config.taxonomy)
     check_recalibratable(current.combination, config.combination, current.training,
                          current.taxonomy_digest == taxonomy_digest(tax))
     model = TopicSummaryModel.load(model_dir, runtime="full")

@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import shutil
 import time
 from argparse import Namespace
 from pathlib import Path
@@ -23,6 +24,7 @@ from healthtag.models.model_config import HeadsShape, ModelConfig
 from healthtag.models.taxonomy import NON_HEALTH, load_taxonomy, taxonomy_digest
 from healthtag.models.topic_model import FAST_LAYERS_FILE, save_model
 from healthtag.models.vocab_trim import trimmed_tokenizer_path
+from healthtag.resources import MODEL_LABEL_MODEL_FILE, MODEL_TAXONOMY_FILE
 
 from .build_weak_dataset import build as build_weak
 from .calibrate import folds
@@ -59,14 +61,14 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
     run_dir = config.run_path
     data_cfg = config.data
     settings = config.encoder
-    tax = load_taxonomy(None)
     preflight(config)
+    tax = load_taxonomy(config.taxonomy)
     label_model_out = shipped_label_model_path(config, out)
     check_model_output(out, own_files=[label_model_out])   # a wrong --out is refused now, not after an hour
 
     weak_dir = run_dir / "weak"
     build_weak(Namespace(out=str(weak_dir), corpus=data_cfg.corpus, seeds=data_cfg.seeds,
-                         taxonomy=None, no_inews=data_cfg.no_inews, inews_limit=data_cfg.inews_limit,
+                         taxonomy=config.taxonomy, no_inews=data_cfg.no_inews, inews_limit=data_cfg.inews_limit,
                          save_label_model=label_model_out, extra_corpora=data_cfg.extra_corpora,
                          peoples_daily=data_cfg.peoples_daily, exclude_gold=data_cfg.exclude_gold,
                          general_health_rate=data_cfg.general_health_rate, general_gate=data_cfg.general_gate),
@@ -135,8 +137,13 @@ def run(config: TrainConfig, out: Path | None = None) -> Path:
     tokenizer = trimmed_tokenizer_path(kept) if kept is not None and trimmed_tokenizer_path(kept).exists() else None
     # built aside and swapped in whole: a run that dies here leaves the previous model as it was;
     # a fast path distilled from the previous weights does not carry over
-    with staged_model_dir(out, drop=[FAST_LAYERS_FILE], own_files=[label_model_out]) as stage:
+    # the rules travel with the model when they are not the bundled ones; a stale copy never does
+    with staged_model_dir(out, drop=[FAST_LAYERS_FILE, MODEL_TAXONOMY_FILE, MODEL_LABEL_MODEL_FILE],
+                          own_files=[label_model_out]) as stage:
         save_model(stage, model_config, heads, kept, tokenizer)
+        if config.taxonomy is not None:
+            shutil.copyfile(config.taxonomy, stage / MODEL_TAXONOMY_FILE)
+            shutil.copyfile(weak_dir / "label_model.json", stage / MODEL_LABEL_MODEL_FILE)
         train_seconds = time.perf_counter() - started
         result, text = evaluate(gold_path, stage, gate_path=Path(data_cfg.gate_gold) if data_cfg.gate_gold else None)
         (stage / "eval.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -151,8 +158,13 @@ def shipped_label_model_path(config: TrainConfig, out: Path) -> str | None:
     """Where this run may save its label model: the config's ``label_model_out`` unless ``--out`` moved the model.
 
     That file ships beside the config's model (``evaluate --rules-only`` reads it), so a run whose model goes
-    elsewhere, an experiment, must not rewrite it; its label model stays in the run folder's ``weak/``.
+    elsewhere, an experiment, must not rewrite it; its label model stays in the run folder's ``weak/``. Nor must
+    a run on another taxonomy: the shipped file belongs to the bundled rules, and that model keeps its own.
     """
+    if config.label_model_out is not None and config.taxonomy is not None:
+        log.info("trained on %s: %s is left as it is (this model keeps its own label model)", config.taxonomy,
+                 config.label_model_out)
+        return None
     if config.label_model_out is None or Path(out).resolve() == Path(config.out).resolve():
         return config.label_model_out
     log.info("the model goes to %s, not %s: %s is left as it is (this run's label model: %s)", out, config.out,
@@ -209,6 +221,8 @@ def out_of_fold_for_reviewed(network: np.ndarray, gold_doc: torch.Tensor, gold_a
 def preflight(config: TrainConfig) -> None:
     """Everything the run reads must exist before the first encoder pass."""
     data = config.data
+    if config.taxonomy is not None:
+        require_file(config.taxonomy, "taxonomy (taxonomy / --taxonomy)", "a taxonomy YAML like configs/taxonomy.yaml")
     require_file(data.calibration_gold, "calibration gold (data.calibration_gold)")
     for path in data.calibration_extra:
         require_file(path, "extra calibration gold (data.calibration_extra)")

@@ -132,6 +132,6 @@ def pool_rows(weak, features, config, labels: list[str], target_column: str = "s
     rows = TrainingData.build(features, weak, target_column, config.data.salience_from)
     if not config.data.unit_labels:
         return rows
-    label_model = LabelModel.load(config.run_path / "weak" / "label_model.json", RuleModel(load_taxonomy(None)))
+    label_model = LabelModel.load(config.run_path / "weak" / "label_model.json", RuleModel(load_taxonomy(config.taxonomy)))
     units = unit_rows(weak, rows.sentences, features["sent_tokens"], label_model, labels)
     return rows if units is None else rows.concat(units)
