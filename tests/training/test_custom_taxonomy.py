@@ -103,3 +103,14 @@ def test_a_run_on_another_taxonomy_never_rewrites_the_shipped_label_model(tiny_c
     assert shipped_label_model_path(config, Path(config.out)) == config.label_model_out
     config.taxonomy = str(custom_taxonomy(tmp_path))
     assert shipped_label_model_path(config, Path(config.out)) is None
+
+
+def test_the_train_command_names_a_missing_taxonomy(tiny_config_path: Path, tmp_path):
+    from healthtag.cli import app
+    from typer.testing import CliRunner
+
+    res = CliRunner().invoke(app, ["train", "--config", str(tiny_config_path), "--out", str(tmp_path / "m"),
+                                   "--taxonomy", str(tmp_path / "nowhere.yaml")])
+    assert res.exit_code == 2
+    assert "nowhere.yaml: no such file: the taxonomy" in res.output
+    assert not (tmp_path / "m").exists()
