@@ -123,17 +123,6 @@ def _taxonomy(path: Path | None):
         raise _fail(str(exc), exc) from exc
 
 
-def _model_taxonomy(model: Path | None):
-    """The rules a model tags with: its own copy when trained on another taxonomy, else the bundled ones."""
-    from healthtag.models.taxonomy import TaxonomyError, model_taxonomy
-    from healthtag.resources import bundled_model_dir
-
-    try:
-        return model_taxonomy(model or bundled_model_dir())
-    except TaxonomyError as exc:
-        raise _fail(str(exc), exc) from exc
-
-
 def _span_command(paths: list[str], output: Path | None, desc: str, line_for) -> None:
     """Shared by `segment` and `weak-label`: one record per span (``line_for`` may skip one), errors as records."""
     errors = 0
@@ -348,7 +337,9 @@ def tag(
         fmt = output_format(output, fmt)
         topic_ids = []
         if topic_columns:   # the model's own labels when it was trained on another taxonomy
-            topic_ids = (_taxonomy(None) if rules_only else _model_taxonomy(model)).label_ids
+            from healthtag.resources import bundled_model_dir, model_taxonomy_path
+
+            topic_ids = _taxonomy(None if rules_only else model_taxonomy_path(model or bundled_model_dir())).label_ids
         writer = _writer(output, paths, fmt, resume=resume, bom=bom, topic_ids=topic_ids)
         with writer:
             try:

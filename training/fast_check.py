@@ -33,7 +33,7 @@ import numpy as np
 from healthtag.inference.predictor import Prediction, Predictor
 from healthtag.models.cpu_info import cpu_info
 from healthtag.models.model_config import read_model_config, write_model_config
-from healthtag.models.taxonomy import model_taxonomy
+from healthtag.models.taxonomy import NON_HEALTH
 from healthtag.text.article import Article
 
 from .calibrate import ExtraCalibration
@@ -178,11 +178,11 @@ def run_check(config, model_dir: Path | None = None, precision: str | None = Non
                                               reference_scores=scores["full"])
         each = {rt: record["gold"][rt].pop("rouge_l_each") for rt in ("full", "fast")}
         record["gold"]["rouge_l_gap"] = rouge_gap(each["full"], each["fast"])
-        labels = read_model_config(model_dir).labels
+        topics = [label for label in cfg.labels if label != NON_HEALTH]   # the model's own topics
         extra = ExtraCalibration.joined([sc.combined for sc in scores["full"]["extra"]],
                                         [more.labels for more in scores["full"]["extra_gold"]])
         record["gold"]["repeated_cv"] = repeated_gap(scores["full"]["gold"].combined, scores["fast"]["gold"].combined,
-                                                     load_gold(gold).labels, labels, model_taxonomy(model_dir).label_ids,
+                                                     load_gold(gold).labels, cfg.labels, topics,
                                                      extra=extra)
         record["gold"]["file"] = str(gold)
         record["gold"]["gate_file"] = str(gate) if gate else None
